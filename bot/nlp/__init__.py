@@ -1,0 +1,1 @@
+"""Pure, synchronous NLP: text in, classification out (no I/O after load)."""
