@@ -1,0 +1,128 @@
+"""Wiring and lifecycle: expensive things start here once and stop here cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.handlers import ROUTERS
+from bot.nlp.classifier import Classifier
+from bot.outbox import OutboxSender
+from bot.transports.base import Transport
+from bot.transports.sandbox import SandboxTransport
+from bot.web.app import create_web_app
+from storage import db, directory
+from storage import outbox as outbox_repo
+
+log = logging.getLogger(__name__)
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.transport.kind == "wechaty":
+        from bot.transports.wechaty import WechatyTransport  # only this path imports wechaty
+
+        return WechatyTransport(settings)
+    return SandboxTransport(settings)
+
+
+class GridBot:
+    """One running bot: database, classifier, transport, dispatcher, outbox sender, web server."""
+
+    def __init__(self, settings: Settings, *, transport: Transport | None = None,
+                 classifier: Classifier | None = None):
+        self.settings = settings
+        self.transport = transport or make_transport(settings)
+        self.classifier = classifier
+        self.engine = None
+        self.sessions = None
+        self.dispatcher: Dispatcher | None = None
+        self.sender: OutboxSender | None = None
+        self._runner: web.AppRunner | None = None
+        self.web_port: int | None = None
+
+    async def start(self, *, migrate: bool = True, web_server: bool = True) -> None:
+        settings = self.settings
+        if migrate:
+            await db.upgrade(settings.storage.url)
+        self.engine = db.create_engine(settings.storage.url)
+        self.sessions = db.session_factory(self.engine)
+        async with self.sessions.begin() as session:
+            await directory.sync_config(session, settings)
+        if self.classifier is None:
+            # Loading the jieba dictionary takes about a second: keep it off the event loop.
+            self.classifier = await asyncio.to_thread(Classifier, settings.community_words())
+        self.sender = OutboxSender(self.sessions, self.transport, settings.outbox)
+        self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
+                                     routers=ROUTERS, on_queued=self.sender.wake)
+        recovered = await self.dispatcher.recover()
+        if recovered:
+            log.info("processed %d messages left over from the last run", recovered)
+        self.sender.start()
+        await self.transport.start(self.dispatcher.feed)
+        if web_server:
+            await self._start_web()
+
+    async def _start_web(self) -> None:
+        sandbox = self.transport if isinstance(self.transport, SandboxTransport) and self.settings.sandbox.enabled else None
+        app = create_web_app(community=self.settings.community.name, health=self.health, sandbox_transport=sandbox)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.web.host, self.settings.web.port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # the real port when port = 0
+        self.web_port = sockets[0].getsockname()[1] if sockets else self.settings.web.port
+
+    @property
+    def base_url(self) -> str:
+        host = self.settings.web.host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{shown}:{self.web_port}"
+
+    async def health(self) -> dict:
+        report = {"transport": self.transport.name, "connected": self.transport.connected}
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+                report["outbox_depth"] = await outbox_repo.depth(session)
+            report["database"] = True
+        except Exception as exc:  # report, don't raise: this is what /healthz is for
+            report["database"] = False
+            report["error"] = type(exc).__name__
+        report["ok"] = bool(report["database"] and report["connected"])
+        return report
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.transport.stop()
+        if self.sender is not None:
+            await self.sender.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+
+async def run_forever(settings: Settings) -> None:
+    """`gridbot run`: start, print where the sandbox is, stop cleanly on SIGTERM/SIGINT."""
+    bot = GridBot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await bot.start()
+    try:
+        if isinstance(bot.transport, SandboxTransport) and settings.sandbox.enabled:
+            print(f"gridbot 已启动。模拟群聊（sandbox）：{bot.base_url}/sandbox", flush=True)
+        else:
+            print(f"gridbot 已启动（{settings.transport.kind}）。健康检查：{bot.base_url}/healthz", flush=True)
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await bot.stop()

@@ -1,0 +1,116 @@
+"""The `gridbot` command: run, check-config, db upgrade, classify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _settings(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"配置有误 / invalid configuration in {path or '(defaults)'}:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    print(f"配置正确：{settings.community.name}，{len(settings.groups)} 个群，{len(settings.staff)} 位工作人员，"
+          f"transport = {settings.transport.kind}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.app import run_forever
+
+    asyncio.run(run_forever(settings))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from storage.db import upgrade_sync
+
+    upgrade_sync(settings.storage.url, args.revision)
+    print(f"数据库已升级到 {args.revision}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from storage.db import downgrade_sync
+
+    downgrade_sync(settings.storage.url, args.revision)
+    print(f"数据库已回退到 {args.revision}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    words: list[str] = []
+    if args.config:
+        words = _settings(args.config).community_words()
+    from bot.nlp.batch import classify_lines
+    from bot.nlp.classifier import Classifier
+
+    classifier = Classifier(words)
+    stream = open(args.input, encoding="utf-8", errors="replace") if args.input != "-" else sys.stdin
+    with stream:
+        out = sys.stdout
+        for result in classify_lines(classifier, stream):
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridbot", description="社区网格助手 gridbot")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the bot")
+    run.add_argument("--config", default="config.toml")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file (exit 2 when invalid)")
+    check.add_argument("--config", default="config.toml")
+    check.set_defaults(func=cmd_check_config)
+
+    database = sub.add_parser("db", help="database migrations")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade")
+    up.add_argument("--config", default="config.toml")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db_sub.add_parser("downgrade")
+    down.add_argument("--config", default="config.toml")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
+
+    classify = sub.add_parser("classify", help="classify messages: one per line or JSON Lines with 'text'")
+    classify.add_argument("--input", default="-", help="file to read (default: stdin)")
+    classify.add_argument("--config", default=None, help="add the community words of this config")
+    classify.set_defaults(func=cmd_classify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

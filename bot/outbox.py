@@ -1,0 +1,157 @@
+"""The outbox sender: delivers queued messages, paced to WeChat's limits, retried after failures."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import OutboxSettings
+from bot.events import Outgoing, utcnow
+from bot.transports.base import Transport, TransportUnavailable
+from storage import outbox
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class Pacer:
+    """At most one message per interval per conversation and N per minute per account."""
+
+    def __init__(self, settings: OutboxSettings, clock=time.monotonic):
+        self.interval = settings.per_group_interval_seconds
+        self.per_minute = settings.per_account_per_minute
+        self.clock = clock
+        self._last_by_conversation: dict[str, float] = {}
+        self._recent: collections.deque[float] = collections.deque()
+
+    def wait_for(self, conversation: str) -> float:
+        """Seconds until a message to this conversation may go (0 = now)."""
+        now = self.clock()
+        while self._recent and now - self._recent[0] >= 60:
+            self._recent.popleft()
+        account_wait = 0.0
+        if len(self._recent) >= self.per_minute:
+            account_wait = 60 - (now - self._recent[0])
+        last = self._last_by_conversation.get(conversation)
+        group_wait = 0.0 if last is None else self.interval - (now - last)
+        return max(0.0, account_wait, group_wait)
+
+    def record(self, conversation: str) -> None:
+        now = self.clock()
+        self._last_by_conversation[conversation] = now
+        self._recent.append(now)
+
+
+def conversation_of(row: OutboxMessage) -> str:
+    return row.room_topic or row.room_id or f"direct:{row.to_id}"
+
+
+def to_outgoing(row: OutboxMessage) -> Outgoing:
+    return Outgoing(
+        text=row.text,
+        room_topic=row.room_topic,
+        room_id=row.room_id,
+        to_id=row.to_id,
+        mention_ids=tuple(row.mention_ids or ()),
+        mention_names=tuple(row.mention_names or ()),
+    )
+
+
+class OutboxSender:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport, settings: OutboxSettings):
+        self.sessions = sessions
+        self.transport = transport
+        self.settings = settings
+        self.pacer = Pacer(settings)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.sent_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                delay = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sender error; retrying")
+                delay = self.settings.poll_seconds
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, delay))
+        except asyncio.TimeoutError:
+            pass
+
+    async def drain_once(self) -> float:
+        """Send whatever may go now; return how long to sleep before looking again."""
+        if not self.transport.connected:
+            return self.settings.poll_seconds
+        async with self.sessions() as session:
+            rows = await outbox.due(session, utcnow())
+        soonest = self.settings.poll_seconds
+        busy: set[str] = set()
+        for row in rows:
+            conversation = conversation_of(row)
+            if conversation in busy:
+                continue  # keep order within a conversation
+            wait = self.pacer.wait_for(conversation)
+            if wait > 0:
+                busy.add(conversation)
+                soonest = min(soonest, wait)
+                continue  # another group may go meanwhile: one busy group cannot starve the rest
+            if not await self._send_one(row):
+                return self.settings.poll_seconds  # disconnected: stop until it is back
+        return soonest if rows else self.settings.poll_seconds
+
+    async def _send_one(self, row: OutboxMessage) -> bool:
+        """Claim, send, record. False when the transport went away."""
+        async with self.sessions.begin() as session:
+            if not await outbox.claim(session, row.id, utcnow()):
+                return True  # another sender took it
+        conversation = conversation_of(row)
+        try:
+            await self.transport.send(to_outgoing(row))
+        except TransportUnavailable as exc:
+            async with self.sessions.begin() as session:
+                await outbox.release(session, row.id, retry_at=utcnow(), error=str(exc), give_up=False,
+                                     refund_attempt=True)
+            log.warning("transport unavailable; outbox paused (%s)", exc)
+            return False
+        except Exception as exc:  # a bad message must not block the others
+            attempts = row.attempts + 1
+            give_up = attempts >= self.settings.max_attempts
+            backoff = min(300.0, 2.0 ** attempts)
+            async with self.sessions.begin() as session:
+                await outbox.release(session, row.id, retry_at=utcnow() + timedelta(seconds=backoff),
+                                     error=repr(exc), give_up=give_up)
+            log.warning("send failed for outbox row %s (attempt %s): %r", row.id, attempts, exc)
+            self.pacer.record(conversation)
+            return True
+        self.pacer.record(conversation)
+        async with self.sessions.begin() as session:
+            await outbox.mark_sent(session, row.id, utcnow())
+        self.sent_count += 1
+        return True

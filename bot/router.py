@@ -1,0 +1,74 @@
+"""Routers: handlers with filters, combined in one ordered list (aiogram style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.events import IncomingMessage, Outgoing
+from bot.nlp.classifier import Classifier
+from storage import outbox
+from storage.models import Group, Person
+
+
+@dataclass
+class Context:
+    """What one handler call may use: the event, its DB session and the shared services."""
+
+    message: IncomingMessage
+    session: AsyncSession
+    settings: Settings
+    classifier: Classifier
+    now: datetime
+    group: Group | None = None
+    sender: Person | None = None
+    queued: list[str] = field(default_factory=list)
+
+    async def say(self, key: str, message: Outgoing) -> None:
+        """Queue a message in the same transaction as the change that owes it."""
+        if await outbox.enqueue(self.session, key, message, now=self.now):
+            self.queued.append(key)
+
+
+Filter = Callable[[Context], bool]
+Handler = Callable[[Context], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    filters: tuple[Filter, ...]
+
+    def matches(self, ctx: Context) -> bool:
+        return all(f(ctx) for f in self.filters)
+
+
+class Router:
+    def __init__(self, name: str):
+        self.name = name
+        self.routes: list[Route] = []
+
+    def message(self, *filters: Filter) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(handler, filters))
+            return handler
+
+        return register
+
+
+# -- filters --------------------------------------------------------------------------
+
+def in_resident_group(ctx: Context) -> bool:
+    return ctx.group is not None and ctx.group.role == "residents"
+
+
+def in_staff_group(ctx: Context) -> bool:
+    return ctx.group is not None and ctx.group.role == "staff"
+
+
+def is_text(ctx: Context) -> bool:
+    return ctx.message.kind == "text" and bool(ctx.message.text.strip())

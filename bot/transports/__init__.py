@@ -1,0 +1,1 @@
+"""Transports: the only code that knows a chat library (DESIGN.md §2)."""

@@ -1,0 +1,73 @@
+"""Incoming messages, stored before processing so that a crash loses none and repeats none."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import IncomingMessage
+from storage.models import InboxMessage
+from storage.sql import insert_ignore
+
+
+def to_payload(message: IncomingMessage) -> dict:
+    data = dataclasses.asdict(message)
+    data["time"] = message.time.isoformat()
+    data["mention_ids"] = list(message.mention_ids)
+    return data
+
+
+def from_payload(data: dict) -> IncomingMessage:
+    values = dict(data)
+    values["time"] = datetime.fromisoformat(values["time"])
+    values["mention_ids"] = tuple(values.get("mention_ids") or ())
+    known = {f.name for f in dataclasses.fields(IncomingMessage)}
+    return IncomingMessage(**{k: v for k, v in values.items() if k in known})
+
+
+async def store(session: AsyncSession, message: IncomingMessage, now: datetime) -> bool:
+    """Record the message; False when this message id was seen before."""
+    return await insert_ignore(
+        session,
+        InboxMessage,
+        {
+            "message_id": message.message_id,
+            "payload": to_payload(message),
+            "status": "received",
+            "attempts": 0,
+            "received_at": now,
+        },
+        ["message_id"],
+    )
+
+
+async def claim_for_processing(session: AsyncSession, message_id: str) -> InboxMessage | None:
+    """Inside the processing transaction: the row if it still needs processing."""
+    return await session.scalar(
+        select(InboxMessage)
+        .where(InboxMessage.message_id == message_id, InboxMessage.status == "received")
+        .with_for_update(skip_locked=True)  # PostgreSQL: another instance already has it
+    )
+
+
+async def mark_processed(session: AsyncSession, row: InboxMessage, now: datetime) -> None:
+    row.status = "processed"
+    row.processed_at = now
+
+
+async def record_failure(session: AsyncSession, message_id: str, *, max_attempts: int) -> None:
+    """Count a failed try; after max_attempts the message is set aside as failed (kept for staff)."""
+    row = await session.scalar(select(InboxMessage).where(InboxMessage.message_id == message_id))
+    if row is not None:
+        row.attempts += 1
+        row.status = "failed" if row.attempts >= max_attempts else "received"
+
+
+async def unprocessed(session: AsyncSession, limit: int = 500) -> list[InboxMessage]:
+    rows = await session.scalars(
+        select(InboxMessage).where(InboxMessage.status == "received").order_by(InboxMessage.id).limit(limit)
+    )
+    return list(rows.all())

@@ -1,0 +1,97 @@
+"""The persisted outbox: queue, claim (safe across processes), mark sent or retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import Outgoing
+from storage.models import OutboxMessage
+from storage.sql import insert_ignore
+
+# A row claimed by a sender that then died is handed out again after this long.
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime) -> bool:
+    """Queue a message once per key; False when that key was queued before."""
+    return await insert_ignore(
+        session,
+        OutboxMessage,
+        {
+            "dedupe_key": key,
+            "room_topic": message.room_topic,
+            "room_id": message.room_id,
+            "to_id": message.to_id,
+            "text": message.text,
+            "mention_ids": list(message.mention_ids),
+            "mention_names": list(message.mention_names),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+        },
+        ["dedupe_key"],
+    )
+
+
+def _claimable(now: datetime):
+    return or_(
+        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - CLAIM_LEASE),
+    )
+
+
+async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[OutboxMessage]:
+    rows = await session.scalars(
+        select(OutboxMessage).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
+    )
+    return list(rows.all())
+
+
+async def next_due_time(session: AsyncSession) -> datetime | None:
+    return await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+    )
+
+
+async def claim(session: AsyncSession, row_id: int, now: datetime) -> bool:
+    """Atomically take one row; only one sender (in any process) wins."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, _claimable(now))
+        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+async def mark_sent(session: AsyncSession, row_id: int, now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="sent", sent_at=now, last_error="")
+    )
+
+
+async def release(session: AsyncSession, row_id: int, *, retry_at: datetime, error: str, give_up: bool,
+                  refund_attempt: bool = False) -> None:
+    """Put a claimed row back (or mark it failed for good)."""
+    values: dict = {
+        "status": "failed" if give_up else "pending",
+        "next_attempt_at": retry_at,
+        "claimed_at": None,
+        "last_error": error[:2000],
+    }
+    if refund_attempt:
+        values["attempts"] = OutboxMessage.attempts - 1
+    await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
+async def depth(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+        )
+        or 0
+    )
