@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): accuracy and throughput of the classifier."""
