@@ -342,7 +342,7 @@ class GridbotPuppet extends PuppetMock {
     let box = file
     try {
       const buf = await file.toBuffer()
-      box = FileBox.fromBuffer(buf, file.name)
+      box = FileBox.fromBase64(buf.toString('base64'), file.name)
     } catch (e) {
       glog('messageSendFile: could not read the box:', e.message)
     }
@@ -531,7 +531,9 @@ const routes = {
       buf = makeImage(size)
     }
     const name = body.name || `IMG_${Date.now()}.png`
-    const box = FileBox.fromBuffer(buf, name)
+    // a Base64 box, as real puppets hand out: <= 20 KB it passes through
+    // gRPC as JSON, bigger ones become a UUID box (stream it instead)
+    const box = FileBox.fromBase64(buf.toString('base64'), name)
     const { record, delivered } = emitMessage({
       talkerId: from,
       roomId: room,
