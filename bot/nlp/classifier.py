@@ -20,11 +20,24 @@ log = logging.getLogger(__name__)
 
 #: minimum score of the best actionable intent
 ACTIONABLE_MIN = 1.5
+#: complaint evidence this strong wins over asks and reports (blame is what staff must answer)
+COMPLAINT_MIN = 2.5
+COMPLAINT_SHARE = 0.6
+#: question cues alone (no inquiry keyword, no topic) stay below ACTIONABLE_MIN
+QUESTION_ALONE_MAX = 1.0
+#: a question about a known topic ("社区医院周末有医生吗") is an inquiry
+QUESTION_WITH_TOPIC = 1.0
+#: with a clear question and no explicit ask, a problem statement counts less
+INQUIRY_STRONG = 2.5
+REPORT_UNDER_QUESTION = 0.5
+#: thanks at the very start ("谢谢大家帮忙") count more
+THANKS_AT_START = 2.0
+THANKS_WINDOW = 4
 #: urgency thresholds
 EMERGENCY_MIN = 3.0
 URGENT_MIN = 2.0
 #: share of an urgency keyword's weight that also counts as a report (request)
-URGENCY_TO_REQUEST = 0.75
+URGENCY_TO_REQUEST = 0.5
 #: notice cues count only when they start within this many characters
 NOTICE_WINDOW = 12
 #: negation silences intent and urgency entries starting in the next N tokens
@@ -32,10 +45,9 @@ NEGATION_SPAN = 2
 
 #: ties are broken in this order
 INTENT_ORDER = ("complaint", "request", "inquiry")
-CATEGORY_ORDER = ("safety", "dispute", "health", "welfare", "order",
-                  "environment", "property", "repair", "policy")
+CATEGORY_ORDER = ("safety", "health", "welfare", "dispute", "repair", "property",
+                  "environment", "order", "policy")
 
-CUE_TO_INTENT = {"ask": "request", "frustration": "complaint", "question": "inquiry"}
 OTHER_CUES = ("thanks", "notice", "ad")
 
 
@@ -119,124 +131,184 @@ class Classifier:
     # -- internals ---------------------------------------------------------
 
     def _match(self, tokens: list[str]) -> list[tuple[str, int, int]]:
-        """Distinct lexicon words found: (word, token index, char offset)."""
+        """Distinct lexicon words found, longest match first, left to right.
+
+        Returns (word, token index, char offset). A run of up to three adjacent
+        tokens is tried before a single token, so phrases split by jieba still match.
+        """
         rules, typos, max_len = self._rules, self._typos, self._max_len
         found: dict[str, tuple[str, int, int]] = {}
         n = len(tokens)
+        offsets = []
         offset = 0
-        for i in range(n):
-            cand = tokens[i]
-            start = offset
-            offset += len(cand)
-            j = i
-            while True:
-                word = typos.get(cand, cand)
-                if word in rules and word not in found:
-                    found[word] = (word, i, start)
-                j += 1
-                if j >= n or j > i + 2:
-                    break
-                cand = cand + tokens[j]
+        for t in tokens:
+            offsets.append(offset)
+            offset += len(t)
+        i = 0
+        while i < n:
+            best_word, best_span = None, 1
+            cand = ""
+            for j in range(i, min(n, i + 3)):
+                cand += tokens[j]
                 if len(cand) > max_len:
                     break
+                word = typos.get(cand, cand)
+                if word in rules:
+                    best_word, best_span = word, j - i + 1
+            if best_word is not None:
+                if best_word not in found:
+                    found[best_word] = (best_word, i, offsets[i])
+                i += best_span
+            else:
+                i += 1
         return list(found.values())
 
     def _classify(self, text: str) -> Classification:
-        tok = self.tokenizer
-        prep = tok.prepare(text)
-        if not prep.tokens:
+        prep = self.tokenizer.prepare(text)
+        if not prep.tokens and not prep.emoticons:
             if prep.card:
                 return Classification("other", "none", "normal", (Hit("[card]", "cue:card", 3.0),))
             return OTHER
         norm_text = prep.text
         matches = self._match(prep.tokens)
+        for code in prep.emoticons:
+            if code in self._rules and all(code != m[0] for m in matches):
+                matches.append((code, -10, 10**6))
 
         negated: set[int] = set()
         for word, idx, _ in matches:
             if any(r.kind == "cue" and r.label == "negation" for r in self._rules[word]):
                 negated.update(range(idx + 1, idx + 1 + NEGATION_SPAN))
 
-        intent_score = {"request": 0.0, "complaint": 0.0, "inquiry": 0.0}
-        intent_hits: dict[str, list[Hit]] = {k: [] for k in intent_score}
-        other_score = 0.0
-        other_hits: list[Hit] = []
-        cat_score: dict[str, float] = {}
-        cat_hits: dict[str, list[Hit]] = {}
-        urg_score = {"emergency": 0.0, "urgent": 0.0}
-        urg_hits: dict[str, list[Hit]] = {"emergency": [], "urgent": []}
-        negation_hits: list[Hit] = []
+        ev = _Evidence()
         notice_ok = norm_text.startswith("【") and "】" in norm_text[:40]
-
         for word, idx, start in matches:
             is_negated = idx in negated
             for rule in self._rules[word]:
                 if rule.parts and not all(p in norm_text for p in rule.parts):
                     continue
                 label = word if not rule.parts else "+".join((word, *rule.parts))
-                hit = Hit(label, rule.role, rule.weight)
-                kind = rule.kind
+                kind, cls, weight = rule.kind, rule.label, rule.weight
                 if kind == "category":
-                    cat_score[rule.label] = cat_score.get(rule.label, 0.0) + rule.weight
-                    cat_hits.setdefault(rule.label, []).append(hit)
+                    ev.add_category(cls, Hit(label, rule.role, weight))
                 elif kind == "urgency":
-                    if is_negated:
-                        continue
-                    urg_score[rule.label] += rule.weight
-                    urg_hits[rule.label].append(hit)
-                    intent_score["request"] += rule.weight * URGENCY_TO_REQUEST
-                    intent_hits["request"].append(Hit(label, rule.role, rule.weight * URGENCY_TO_REQUEST))
+                    if not is_negated:
+                        ev.add_urgency(cls, Hit(label, rule.role, weight))
                 elif kind == "intent":
-                    if rule.label == "other":
-                        other_score += rule.weight
-                        other_hits.append(hit)
+                    if cls == "other":
+                        ev.add_other(Hit(label, "intent:other", weight))
                     elif not is_negated:
-                        intent_score[rule.label] += rule.weight
-                        intent_hits[rule.label].append(hit)
-                else:  # cue
-                    cue = rule.label
-                    if cue in CUE_TO_INTENT:
-                        if not is_negated:
-                            target = CUE_TO_INTENT[cue]
-                            intent_score[target] += rule.weight
-                            intent_hits[target].append(hit)
-                    elif cue == "negation":
-                        negation_hits.append(hit)
-                    elif cue == "notice":
-                        if word == "【":
-                            if notice_ok:
-                                other_score += rule.weight
-                                other_hits.append(hit)
-                        elif start < NOTICE_WINDOW or notice_ok:
-                            other_score += rule.weight
-                            other_hits.append(hit)
-                    elif cue in OTHER_CUES:
-                        other_score += rule.weight
-                        other_hits.append(hit)
+                        ev.add_intent(cls, Hit(label, f"intent:{INTENT_OF.get(cls, cls)}", weight))
+                elif cls in CUE_TO_SECTION:
+                    if not is_negated:
+                        ev.add_intent(CUE_TO_SECTION[cls], Hit(label, rule.role, weight))
+                elif cls == "negation":
+                    ev.negations.append(Hit(label, rule.role, weight))
+                elif cls == "notice":
+                    if (notice_ok if word == "【" else (start < NOTICE_WINDOW or notice_ok)):
+                        ev.add_other(Hit(label, rule.role, weight))
+                elif cls == "thanks":
+                    boost = THANKS_AT_START if start < THANKS_WINDOW else 1.0
+                    ev.add_other(Hit(label, rule.role, weight * boost))
+                elif cls in OTHER_CUES:
+                    ev.add_other(Hit(label, rule.role, weight))
         if prep.card:
-            other_score += 3.0
-            other_hits.append(Hit("[card]", "cue:card", 3.0))
+            ev.add_other(Hit("[card]", "cue:card", 3.0))
+        return self._decide(ev)
 
-        intent = max(INTENT_ORDER, key=lambda k: intent_score[k])  # first wins ties
-        best = intent_score[intent]
-        if best < ACTIONABLE_MIN or other_score >= best:
-            hits = other_hits + (negation_hits if negation_hits and best > 0 else [])
+    def _decide(self, ev: "_Evidence") -> Classification:
+        s = ev.score
+        cat_total = sum(ev.cat_score.values())
+        urg_total = ev.urg_score["emergency"] + ev.urg_score["urgent"]
+        # reports: problem statements plus a share of urgency evidence
+        report = s["report"] + URGENCY_TO_REQUEST * urg_total
+        ask = s["ask"]
+        inquiry = s["inquiry"] + s["question"]
+        if s["question"] > 0 and cat_total > 0:
+            inquiry += QUESTION_WITH_TOPIC
+        if s["inquiry"] == 0 and cat_total == 0:
+            inquiry = min(inquiry, QUESTION_ALONE_MAX)  # "吃了吗" is chit-chat
+        if inquiry >= INQUIRY_STRONG and ask == 0:
+            report *= REPORT_UNDER_QUESTION  # "停水到几点？" asks for information
+        request = ask + report
+        complaint = s["complaint"] + s["frustration"]
+        scores = {"request": request, "complaint": complaint, "inquiry": inquiry}
+
+        best = max(scores.values())
+        if complaint >= COMPLAINT_MIN and complaint >= COMPLAINT_SHARE * best:
+            intent = "complaint"  # blame wins over the ask it comes with
+        else:
+            intent = max(INTENT_ORDER, key=lambda k: scores[k])  # first wins ties
+        top = scores[intent]
+        if top < ACTIONABLE_MIN or ev.other_score >= top:
+            hits = ev.other_hits + (ev.negations if ev.negations else [])
             return Classification("other", "none", "normal", _sorted(hits))
 
-        hits = list(intent_hits[intent])
-        if cat_score:
-            category = max(CATEGORY_ORDER, key=lambda k: cat_score.get(k, 0.0))
-            hits += cat_hits[category]
+        hits = list(ev.intent_hits(intent))
+        if ev.cat_score:
+            category = max(CATEGORY_ORDER, key=lambda k: ev.cat_score.get(k, 0.0))
+            hits += ev.cat_hits[category]
         else:
             category = "other"
-        if urg_score["emergency"] >= EMERGENCY_MIN:
-            urgency = "emergency"
-            hits += urg_hits["emergency"]
-        elif urg_score["urgent"] + urg_score["emergency"] >= URGENT_MIN:
-            urgency = "urgent"
-            hits += urg_hits["urgent"] + urg_hits["emergency"]
-        else:
-            urgency = "normal"
+        urgency = "normal"
+        if intent != "inquiry":
+            if ev.urg_score["emergency"] >= EMERGENCY_MIN:
+                urgency = "emergency"
+                hits += ev.urg_hits["emergency"]
+            elif urg_total >= URGENT_MIN:
+                urgency = "urgent"
+                hits += ev.urg_hits["urgent"] + ev.urg_hits["emergency"]
         return Classification(intent, category, urgency, _sorted(hits))
+
+
+#: intent-file sections and cue lists → the intent they vote for
+INTENT_OF = {"ask": "request", "report": "request", "complaint": "complaint", "inquiry": "inquiry"}
+CUE_TO_SECTION = {"ask": "ask", "frustration": "frustration", "question": "question"}
+SECTION_INTENT = {"ask": "request", "report": "request", "complaint": "complaint",
+                  "frustration": "complaint", "inquiry": "inquiry", "question": "inquiry"}
+
+
+class _Evidence:
+    """Scores and hits collected for one message."""
+
+    __slots__ = ("score", "hits", "other_score", "other_hits", "cat_score", "cat_hits",
+                 "urg_score", "urg_hits", "negations")
+
+    def __init__(self) -> None:
+        self.score = dict.fromkeys(SECTION_INTENT, 0.0)
+        self.hits: dict[str, list[Hit]] = {k: [] for k in SECTION_INTENT}
+        self.other_score = 0.0
+        self.other_hits: list[Hit] = []
+        self.cat_score: dict[str, float] = {}
+        self.cat_hits: dict[str, list[Hit]] = {}
+        self.urg_score = {"emergency": 0.0, "urgent": 0.0}
+        self.urg_hits: dict[str, list[Hit]] = {"emergency": [], "urgent": []}
+        self.negations: list[Hit] = []
+
+    def add_intent(self, section: str, hit: Hit) -> None:
+        self.score[section] += hit.weight
+        self.hits[section].append(hit)
+
+    def add_other(self, hit: Hit) -> None:
+        self.other_score += hit.weight
+        self.other_hits.append(hit)
+
+    def add_category(self, label: str, hit: Hit) -> None:
+        self.cat_score[label] = self.cat_score.get(label, 0.0) + hit.weight
+        self.cat_hits.setdefault(label, []).append(hit)
+
+    def add_urgency(self, label: str, hit: Hit) -> None:
+        self.urg_score[label] += hit.weight
+        self.urg_hits[label].append(hit)
+
+    def intent_hits(self, intent: str) -> list[Hit]:
+        out = []
+        for section, target in SECTION_INTENT.items():
+            if target == intent:
+                out += self.hits[section]
+        if intent == "request":
+            out += self.urg_hits["emergency"] + self.urg_hits["urgent"]
+        return out
 
 
 def _sorted(hits: list[Hit]) -> tuple[Hit, ...]:

@@ -65,6 +65,7 @@ class Prepared:
     text: str                 # normalised text
     tokens: list[str]         # jieba tokens of the normalised text (HMM off)
     card: bool = False        # the message was an XML app card (shared link etc.)
+    emoticons: tuple[str, ...] = ()  # WeChat codes such as "[微笑]" (removed from text)
 
 
 class Tokenizer:
@@ -108,6 +109,10 @@ class Tokenizer:
 
     def normalize(self, text: str) -> tuple[str, bool]:
         """Full normalisation; returns (text, was_xml_card)."""
+        norm, card, _ = self._normalize(text)
+        return norm, card
+
+    def _normalize(self, text: str) -> tuple[str, bool, tuple[str, ...]]:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         # cap early, with slack for markup that will be stripped
@@ -126,18 +131,21 @@ class Tokenizer:
             text = _URL_RE.sub(" ", text)
         if "@" in text:
             text = _MENTION_RE.sub(" ", text)
+        emoticons: tuple[str, ...] = ()
         if "[" in text:
-            text = _EMOTICON_RE.sub(" ", text)
+            emoticons = tuple(_EMOTICON_RE.findall(text)[:20])
+            if emoticons:
+                text = _EMOTICON_RE.sub(" ", text)
         if len(text) > self.max_chars:
             text = text[: self.max_chars]
         if "  " in text:
             text = _SPACES_RE.sub(" ", text)
-        return text.strip(), card
+        return text.strip(), card, emoticons
 
     def cut(self, text: str) -> list[str]:
         """Tokens of already-normalised text (HMM off: dictionary words only)."""
         return [tok for tok in self._jieba.cut(text, HMM=False) if tok != " "]
 
     def prepare(self, text: str) -> Prepared:
-        norm, card = self.normalize(text)
-        return Prepared(norm, self.cut(norm) if norm else [], card)
+        norm, card, emoticons = self._normalize(text)
+        return Prepared(norm, self.cut(norm) if norm else [], card, emoticons)
