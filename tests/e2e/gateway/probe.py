@@ -212,7 +212,7 @@ async def run(gw: Gateway) -> None:
         check('to_file_box() fails for > 20 KB (UUID box)', False)
     except ValueError:
         check('to_file_box() fails for > 20 KB (UUID box)', True)
-    name, data = await stream_bytes(bot.puppet.puppet_stub.message_image_stream(id=img.message_id, type=3))
+    name, data = await stream_bytes(bot.puppet.puppet_stub.message_image_stream(id=img.message_id, type=3))  # 3 = ImageType.IMAGE_TYPE_ARTWORK
     check('message_image_stream gives the bytes', hashlib.sha256(data).hexdigest() == r['sha256'], (name, len(data)))
     name, data = await stream_bytes(bot.puppet.puppet_stub.message_file_stream(id=img.message_id))
     check('message_file_stream gives the bytes', hashlib.sha256(data).hexdigest() == r['sha256'], (name, len(data)))

@@ -490,11 +490,20 @@ const routes = {
     world_built: worldBuilt,
   }),
 
-  'GET /world': async () => ({
-    bot: BOT_ID,
-    contacts: [...mocker.cacheContactPayload.values()].map(c => ({ id: c.id, name: c.name, alias: c.alias || '' })),
-    rooms: [...mocker.cacheRoomPayload.values()].map(r => ({ id: r.id, topic: r.topic, members: [...r.memberIdList] })),
-  }),
+  'GET /world': async () => {
+    const fixtureContact = new Map((WORLD.contacts || []).map(c => [c.id, c]))
+    const fixtureRoom = new Map((WORLD.rooms || []).map(r => [r.id, r]))
+    return {
+      bot: BOT_ID,
+      contacts: [...mocker.cacheContactPayload.values()].map(c => ({
+        id: c.id, name: c.name, alias: c.alias || '', role: fixtureContact.get(c.id)?.role || (c.id === BOT_ID ? 'bot' : null),
+      })),
+      rooms: [...mocker.cacheRoomPayload.values()].map(r => ({
+        id: r.id, topic: r.topic, kind: fixtureRoom.get(r.id)?.kind || null, owner: r.ownerId || null,
+        members: [...r.memberIdList], aliases: { ...(ROOM_ALIAS.get(r.id) || {}) },
+      })),
+    }
+  },
 
   'POST /say': async body => {
     requireWorld(); requireLoggedIn()
