@@ -39,14 +39,14 @@ URGENT_MIN = 2.0
 #: share of an urgency keyword's weight that also counts as a report (request)
 URGENCY_TO_REQUEST = 0.5
 #: notice cues count only when they start within this many characters
-NOTICE_WINDOW = 12
+NOTICE_WINDOW = 6
 #: negation silences intent and urgency entries starting in the next N tokens
 NEGATION_SPAN = 2
 
 #: ties are broken in this order
 INTENT_ORDER = ("complaint", "request", "inquiry")
 CATEGORY_ORDER = ("safety", "health", "welfare", "dispute", "repair", "property",
-                  "environment", "order", "policy")
+                  "environment", "order", "policy", "other")
 
 OTHER_CUES = ("thanks", "notice", "ad")
 
@@ -113,6 +113,8 @@ class Classifier:
                     rule = _Rule(kind, label, e.weight, tuple(norm(p) for p in e.parts))
                     self._rules.setdefault(norm(e.word), []).append(rule)
         self._typos = {norm(k): norm(v) for k, v in self.lexicon.typos.items()}
+        self._family = {word: frozenset("intent" if r.kind == "cue" else r.kind for r in rs)
+                        for word, rs in self._rules.items()}
         keys = list(self._rules) + list(self._typos)
         self._max_len = max((len(k) for k in keys), default=1)
 
@@ -131,22 +133,18 @@ class Classifier:
     # -- internals ---------------------------------------------------------
 
     def _match(self, tokens: list[str]) -> list[tuple[str, int, int]]:
-        """Distinct lexicon words found, longest match first, left to right.
+        """Distinct lexicon words found, in text order: (word, token index, char offset).
 
-        Returns (word, token index, char offset). A run of up to three adjacent
-        tokens is tried before a single token, so phrases split by jieba still match.
+        Every token and every run of two or three adjacent tokens is looked up, so
+        phrases that jieba splits still match. A match inside a longer match of the
+        same family (intent/cue, category, urgency) is dropped: 「投诉电话」 is not 「投诉」,
+        but 「有补贴」 (inquiry) keeps 「补贴」 (category).
         """
-        rules, typos, max_len = self._rules, self._typos, self._max_len
-        found: dict[str, tuple[str, int, int]] = {}
+        rules, typos, max_len, family = self._rules, self._typos, self._max_len, self._family
         n = len(tokens)
-        offsets = []
+        spans: list[tuple[str, int, int, int]] = []  # word, first token, end token, char offset
         offset = 0
-        for t in tokens:
-            offsets.append(offset)
-            offset += len(t)
-        i = 0
-        while i < n:
-            best_word, best_span = None, 1
+        for i in range(n):
             cand = ""
             for j in range(i, min(n, i + 3)):
                 cand += tokens[j]
@@ -154,13 +152,40 @@ class Classifier:
                     break
                 word = typos.get(cand, cand)
                 if word in rules:
-                    best_word, best_span = word, j - i + 1
-            if best_word is not None:
-                if best_word not in found:
-                    found[best_word] = (best_word, i, offsets[i])
-                i += best_span
-            else:
-                i += 1
+                    spans.append((word, i, j + 1, offset))
+            tok = tokens[i]
+            if len(tok) >= 3 and tok not in rules and tok not in typos and tok[0] >= "\u4e00":
+                # jieba kept a longer word ("灯不亮"): look for lexicon words inside it
+                for a in range(len(tok) - 1):
+                    for b in range(a + 2, min(len(tok), a + max_len) + (1 if a else 0)):
+                        sub = tok[a:b]
+                        if sub in rules:
+                            spans.append((sub, i, i + 1, offset + a))
+            offset += len(tok)
+        if len(spans) > 1:
+            by_start: dict[int, list[tuple[str, int, int, int]]] = {}
+            for sp in spans:
+                by_start.setdefault(sp[1], []).append(sp)
+            kept = []
+            for sp in spans:
+                word, i, j, _ = sp
+                fam = family[word]
+                covered = False
+                for k in range(max(0, i - 2), i + 1):
+                    for other in by_start.get(k, ()):
+                        if (other[2] >= j and other[2] - other[1] > j - i
+                                and fam <= family[other[0]]):
+                            covered = True
+                            break
+                    if covered:
+                        break
+                if not covered:
+                    kept.append(sp)
+            spans = kept
+        found: dict[str, tuple[str, int, int]] = {}
+        for word, i, _, off in spans:
+            if word not in found:
+                found[word] = (word, i, off)
         return list(found.values())
 
     def _classify(self, text: str) -> Classification:
@@ -172,6 +197,8 @@ class Classifier:
         norm_text = prep.text
         matches = self._match(prep.tokens)
         for code in prep.emoticons:
+            if not prep.tokens and any(r.label == "frustration" for r in self._rules.get(code, ())):
+                continue  # "[微笑][微笑]" alone is a reaction, not a complaint
             if code in self._rules and all(code != m[0] for m in matches):
                 matches.append((code, -10, 10**6))
 
@@ -204,6 +231,8 @@ class Classifier:
                         ev.add_intent(CUE_TO_SECTION[cls], Hit(label, rule.role, weight))
                 elif cls == "negation":
                     ev.negations.append(Hit(label, rule.role, weight))
+                elif cls == "announce":
+                    ev.add_other(Hit(label, "cue:notice", weight))
                 elif cls == "notice":
                     if (notice_ok if word == "【" else (start < NOTICE_WINDOW or notice_ok)):
                         ev.add_other(Hit(label, rule.role, weight))
@@ -247,6 +276,8 @@ class Classifier:
         hits = list(ev.intent_hits(intent))
         if ev.cat_score:
             category = max(CATEGORY_ORDER, key=lambda k: ev.cat_score.get(k, 0.0))
+            if category not in ev.cat_hits:  # only unknown sections scored
+                category = "other"
             hits += ev.cat_hits[category]
         else:
             category = "other"
