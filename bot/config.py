@@ -58,6 +58,7 @@ class CommunitySettings(_Section):
 
 class StorageSettings(_Section):
     url: str = "sqlite+aiosqlite:///data/gridbot.db"
+    data_dir: str = "data"  # photos residents send are kept under <data_dir>/attachments
 
     @field_validator("url")
     @classmethod
@@ -71,6 +72,8 @@ class TransportSettings(_Section):
     kind: Literal["sandbox", "wechaty"] = "sandbox"
     endpoint: str = ""
     token: str = ""
+    heartbeat_seconds: float = Field(default=15, gt=0)  # ding/dong liveness probe interval
+    max_attachment_mb: float = Field(default=10, gt=0)  # larger photos are not stored
 
     @model_validator(mode="after")
     def _wechaty_needs_gateway(self) -> "TransportSettings":
@@ -92,6 +95,13 @@ class WebSettings(_Section):
 class SandboxSettings(_Section):
     enabled: bool = True
     history: int = Field(default=200, ge=0, le=5000)
+
+
+class GreetingSettings(_Section):
+    """A short note to residents who join a resident group; text empty = the built-in one."""
+
+    enabled: bool = True
+    text: str = ""
 
 
 class SlaSettings(_Section):
@@ -138,6 +148,7 @@ class Settings(_Section):
     transport: TransportSettings = TransportSettings()
     web: WebSettings = WebSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    greeting: GreetingSettings = GreetingSettings()
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
     grids: tuple[GridSettings, ...] = ()

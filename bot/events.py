@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
-MessageKind = Literal["text", "image", "file", "url", "recalled", "other"]
+# "join" is a system event: talker joined the room (greeted, never a ticket).
+MessageKind = Literal["text", "image", "file", "url", "recalled", "join", "other"]
 
 
 def utcnow() -> datetime:

@@ -72,3 +72,11 @@ def in_staff_group(ctx: Context) -> bool:
 
 def is_text(ctx: Context) -> bool:
     return ctx.message.kind == "text" and bool(ctx.message.text.strip())
+
+
+def is_kind(kind: str) -> Filter:
+    return lambda ctx: ctx.message.kind == kind
+
+
+def is_private(ctx: Context) -> bool:
+    return not ctx.message.is_group

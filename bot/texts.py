@@ -24,12 +24,12 @@ def report_ack(number: int, category: str, worker: str | None, hours: float) -> 
     who = f"网格员{worker}" if worker else "社区工作人员"
     return (
         f"您好，您反映的问题已登记，工单号 #{number}（{CATEGORY_ZH[category]}）。"
-        f"已通知{who}，我们会在{sla_phrase(hours)}给您回复，请留意群消息。"
+        f"已通知{who}，我们会在 {sla_phrase(hours)}给您回复，请留意群消息。"
     )
 
 
 def inquiry_ack(number: int, hours: float) -> str:
-    return f"您好，您的咨询已收到（#{number}），工作人员会在{sla_phrase(hours)}答复您，请稍候。"
+    return f"您好，您的咨询已收到（#{number}），工作人员会在 {sla_phrase(hours)}答复您，请稍候。"
 
 
 def staff_alert(
@@ -64,3 +64,32 @@ def quote(text: str, limit: int = 300) -> str:
     """Resident words in an alert: one paragraph, bounded length."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def greeting(community: str, bot_name: str) -> str:
+    return (
+        f"欢迎加入！我是{community}的{bot_name}。家里或小区里遇到问题（报修、投诉、咨询），"
+        f"直接在群里说就行，比如「3号楼电梯坏了」，我会登记并转给网格员，处理好了会在群里告诉您。"
+    )
+
+
+def help_note(bot_name: str) -> str:
+    return (
+        f"您好，我是{bot_name}。小区里的报修、投诉、咨询，直接在群里说清楚哪里、什么问题就行，"
+        "比如「5栋楼道灯坏了」「请问居住证怎么办」，我会登记成工单并转给网格员跟进，处理进展会在群里告诉您。"
+    )
+
+
+def private_help(bot_name: str) -> str:
+    return (
+        f"您好，我是{bot_name}。为了让网格员及时看到，请在您所在楼栋的业主群里直接说出问题"
+        "（哪里、什么问题），我会登记并转给负责的网格员。"
+    )
+
+
+def photo_alert(number: int, resident: str, photos: int) -> str:
+    return f"【#{number} 补充照片】居民{resident}为这条工单发来照片（共 {photos} 张），可在工单详情里查看。"
+
+
+def recall_cancelled(number: int, resident: str, group_topic: str) -> str:
+    return f"【#{number} 已取消】居民{resident}在「{group_topic}」撤回了原消息，该工单尚未处理，已自动取消，无需跟进。"

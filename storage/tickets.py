@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Ticket, TicketEvent
+from storage.models import Attachment, Ticket, TicketEvent
+from storage.sql import insert_ignore
 
 
 async def open_ticket(
@@ -67,3 +68,57 @@ async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     )
     return list(rows.all())
+
+
+async def latest_open_ticket_of(
+    session: AsyncSession, *, reporter_id: int, group_id: int, since: datetime
+) -> Ticket | None:
+    """The resident's newest still-open ticket in this group opened after `since`."""
+    return await session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.reporter_id == reporter_id,
+            Ticket.group_id == group_id,
+            Ticket.created_at >= since,
+            Ticket.status.in_(OPEN_STATUSES),
+        )
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+
+
+# Events the bot itself writes when it opens a ticket; anything else means staff touched it.
+AUTOMATIC_EVENTS = frozenset({"created", "assigned", "alerted", "photo"})
+OPEN_STATUSES = ("open", "in_progress")
+
+
+async def is_untouched(session: AsyncSession, ticket: Ticket) -> bool:
+    if ticket.status != "open":
+        return False
+    kinds = {e.kind for e in await events_of(session, ticket.id)}
+    return kinds <= AUTOMATIC_EVENTS
+
+
+async def cancel(session: AsyncSession, ticket: Ticket, *, reason: str, actor_id: int | None, now: datetime) -> None:
+    ticket.status = "cancelled"
+    await add_event(session, ticket.id, "cancelled", reason, actor_id=actor_id, now=now)
+
+
+async def attach_photo(
+    session: AsyncSession, ticket: Ticket, *, message_id: str, path: str, size: int, actor_id: int, now: datetime
+) -> bool:
+    """Attach once per message; False when this photo was attached before."""
+    added = await insert_ignore(
+        session,
+        Attachment,
+        {"ticket_id": ticket.id, "message_id": message_id, "path": path, "size": size, "created_at": now},
+        ["message_id"],
+    )
+    if added:
+        await add_event(session, ticket.id, "photo", path, actor_id=actor_id, now=now)
+    return added
+
+
+async def photo_count(session: AsyncSession, ticket_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)) or 0)

@@ -1,5 +1,5 @@
 """Handlers, grouped in routers; ROUTERS is the order the dispatcher tries them in."""
 
-from bot.handlers import resident
+from bot.handlers import members, photos, private, recall, resident
 
-ROUTERS = [resident.router]
+ROUTERS = [members.router, photos.router, recall.router, resident.router, private.router]

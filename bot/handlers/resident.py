@@ -15,6 +15,13 @@ async def open_ticket_for_report(ctx: Context) -> None:
     """Request, complaint or inquiry → ticket, reply in the group, alert in the staff group."""
     result = ctx.classifier.classify(ctx.message.text)
     if not result.actionable:
+        if ctx.message.mentions_me:  # asked directly: always answer
+            await ctx.say(
+                f"help:{ctx.message.message_id}",
+                Outgoing(text=texts.help_note(ctx.settings.community.bot_name), room_topic=ctx.group.topic,
+                         room_id=ctx.message.room_id, mention_ids=(ctx.message.talker_id,),
+                         mention_names=(ctx.message.display_name,)),
+            )
         return  # chit-chat, thanks, notices: stay silent
     group, resident = ctx.group, ctx.sender
     assert group is not None and resident is not None

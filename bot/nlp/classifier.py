@@ -30,6 +30,12 @@ QUESTION_WITH_TOPIC = 1.0
 #: with a clear question and no explicit ask, a problem statement counts less
 INQUIRY_STRONG = 2.5
 REPORT_UNDER_QUESTION = 0.5
+#: long messages (petitions): chit-chat cues after the opening count less,
+#: and any topic plus a little intent evidence is enough
+LONG_TEXT = 60
+LONG_OPENING = 20
+LONG_OTHER_FACTOR = 0.3
+LONG_ACTIONABLE_MIN = 1.0
 #: thanks at the very start ("谢谢大家帮忙") count more
 THANKS_AT_START = 2.0
 THANKS_WINDOW = 4
@@ -113,6 +119,12 @@ class Classifier:
                     rule = _Rule(kind, label, e.weight, tuple(norm(p) for p in e.parts))
                     self._rules.setdefault(norm(e.word), []).append(rule)
         self._typos = {norm(k): norm(v) for k, v in self.lexicon.typos.items()}
+        # words that may also match inside a longer jieba token (not cues: 「出租车」 is no ad)
+        self._sub_ok = frozenset(
+            word for word, rs in self._rules.items() if len(word) >= 2 and any(
+                r.kind in ("category", "urgency")
+                or (r.kind == "intent" and r.label in ("ask", "report", "complaint"))
+                for r in rs))
         self._family = {word: frozenset("intent" if r.kind == "cue" else r.kind for r in rs)
                         for word, rs in self._rules.items()}
         keys = list(self._rules) + list(self._typos)
@@ -159,7 +171,7 @@ class Classifier:
                 for a in range(len(tok) - 1):
                     for b in range(a + 2, min(len(tok), a + max_len) + (1 if a else 0)):
                         sub = tok[a:b]
-                        if sub in rules:
+                        if sub in self._sub_ok:
                             spans.append((sub, i, i + 1, offset + a))
             offset += len(tok)
         if len(spans) > 1:
@@ -208,6 +220,7 @@ class Classifier:
                 negated.update(range(idx + 1, idx + 1 + NEGATION_SPAN))
 
         ev = _Evidence()
+        long_text = len(norm_text) >= LONG_TEXT
         notice_ok = norm_text.startswith("【") and "】" in norm_text[:40]
         for word, idx, start in matches:
             is_negated = idx in negated
@@ -216,6 +229,9 @@ class Classifier:
                     continue
                 label = word if not rule.parts else "+".join((word, *rule.parts))
                 kind, cls, weight = rule.kind, rule.label, rule.weight
+                if long_text and start >= LONG_OPENING and (
+                        (kind == "intent" and cls == "other") or cls in OTHER_CUES or cls == "announce"):
+                    weight *= LONG_OTHER_FACTOR  # politeness inside a long petition
                 if kind == "category":
                     ev.add_category(cls, Hit(label, rule.role, weight))
                 elif kind == "urgency":
@@ -243,9 +259,9 @@ class Classifier:
                     ev.add_other(Hit(label, rule.role, weight))
         if prep.card:
             ev.add_other(Hit("[card]", "cue:card", 3.0))
-        return self._decide(ev)
+        return self._decide(ev, long_text)
 
-    def _decide(self, ev: "_Evidence") -> Classification:
+    def _decide(self, ev: "_Evidence", long_text: bool = False) -> Classification:
         s = ev.score
         cat_total = sum(ev.cat_score.values())
         urg_total = ev.urg_score["emergency"] + ev.urg_score["urgent"]
@@ -269,7 +285,8 @@ class Classifier:
         else:
             intent = max(INTENT_ORDER, key=lambda k: scores[k])  # first wins ties
         top = scores[intent]
-        if top < ACTIONABLE_MIN or ev.other_score >= top:
+        minimum = LONG_ACTIONABLE_MIN if long_text and cat_total > 0 else ACTIONABLE_MIN
+        if top < minimum or ev.other_score > top:
             hits = ev.other_hits + (ev.negations if ev.negations else [])
             return Classification("other", "none", "normal", _sorted(hits))
 
