@@ -284,6 +284,8 @@ class Classifier:
             intent = "complaint"  # blame wins over the ask it comes with
         else:
             intent = max(INTENT_ORDER, key=lambda k: scores[k])  # first wins ties
+        if intent == "inquiry" and ev.urg_score["emergency"] >= EMERGENCY_MIN:
+            intent = "request"  # 「有谁看到了吗」 about a missing child is a call for help
         top = scores[intent]
         minimum = LONG_ACTIONABLE_MIN if long_text and cat_total > 0 else ACTIONABLE_MIN
         if top < minimum or ev.other_score > top:

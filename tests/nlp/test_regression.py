@@ -18,7 +18,6 @@ def test_corpus_size(metrics):
     assert metrics["n"] >= 600
 
 
-@pytest.mark.xfail(reason="accuracy work in progress", strict=False)
 @pytest.mark.parametrize("key", sorted(TARGETS))
 def test_target(metrics, key):
     assert metrics[key] >= TARGETS[key], f"{key} = {metrics[key]:.3f} < {TARGETS[key]}"
