@@ -23,10 +23,15 @@ ACTIONABLE_MIN = 1.5
 #: complaint evidence this strong wins over asks and reports (blame is what staff must answer)
 COMPLAINT_MIN = 2.5
 COMPLAINT_SHARE = 0.6
+#: ... but a question needs this share of complaint evidence to count as a hidden complaint
+COMPLAINT_VS_INQUIRY = 1.0
 #: question cues alone (no inquiry keyword, no topic) stay below ACTIONABLE_MIN
 QUESTION_ALONE_MAX = 1.0
 #: a question about a known topic ("社区医院周末有医生吗") is an inquiry
 QUESTION_WITH_TOPIC = 1.0
+#: an explicit inquiry word (请问, 咨询, 想问 …) opening the message
+INQUIRY_OPENING = 4
+INQUIRY_OPENING_BONUS = 1.5
 #: with a clear question and no explicit ask, a problem statement counts less
 INQUIRY_STRONG = 2.5
 REPORT_UNDER_QUESTION = 0.5
@@ -242,6 +247,8 @@ class Classifier:
                         ev.add_other(Hit(label, "intent:other", weight))
                     elif not is_negated:
                         ev.add_intent(cls, Hit(label, f"intent:{INTENT_OF.get(cls, cls)}", weight))
+                        if cls == "inquiry" and start < INQUIRY_OPENING and weight >= 2.5:
+                            ev.inquiry_opening = True
                 elif cls in CUE_TO_SECTION:
                     if not is_negated:
                         ev.add_intent(CUE_TO_SECTION[cls], Hit(label, rule.role, weight))
@@ -269,8 +276,10 @@ class Classifier:
         report = s["report"] + URGENCY_TO_REQUEST * urg_total
         ask = s["ask"]
         inquiry = s["inquiry"] + s["question"]
-        if s["question"] > 0 and cat_total > 0:
+        if s["question"] > 0 and cat_total > 0 and not long_text:
             inquiry += QUESTION_WITH_TOPIC
+        if ev.inquiry_opening:
+            inquiry += INQUIRY_OPENING_BONUS  # 「请问…」「咨询…」 as the first words
         if s["inquiry"] == 0 and cat_total == 0:
             inquiry = min(inquiry, QUESTION_ALONE_MAX)  # "吃了吗" is chit-chat
         if inquiry >= INQUIRY_STRONG and ask == 0:
@@ -279,8 +288,8 @@ class Classifier:
         complaint = s["complaint"] + s["frustration"]
         scores = {"request": request, "complaint": complaint, "inquiry": inquiry}
 
-        best = max(scores.values())
-        if complaint >= COMPLAINT_MIN and complaint >= COMPLAINT_SHARE * best:
+        if (complaint >= COMPLAINT_MIN and complaint >= COMPLAINT_SHARE * request
+                and complaint >= COMPLAINT_VS_INQUIRY * inquiry):
             intent = "complaint"  # blame wins over the ask it comes with
         else:
             intent = max(INTENT_ORDER, key=lambda k: scores[k])  # first wins ties
@@ -322,7 +331,7 @@ class _Evidence:
     """Scores and hits collected for one message."""
 
     __slots__ = ("score", "hits", "other_score", "other_hits", "cat_score", "cat_hits",
-                 "urg_score", "urg_hits", "negations")
+                 "urg_score", "urg_hits", "negations", "inquiry_opening")
 
     def __init__(self) -> None:
         self.score = dict.fromkeys(SECTION_INTENT, 0.0)
@@ -334,6 +343,7 @@ class _Evidence:
         self.urg_score = {"emergency": 0.0, "urgent": 0.0}
         self.urg_hits: dict[str, list[Hit]] = {"emergency": [], "urgent": []}
         self.negations: list[Hit] = []
+        self.inquiry_opening = False
 
     def add_intent(self, section: str, hit: Hit) -> None:
         self.score[section] += hit.weight
