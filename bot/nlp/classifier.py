@@ -132,6 +132,12 @@ class Classifier:
                 for r in rs))
         self._family = {word: frozenset("intent" if r.kind == "cue" else r.kind for r in rs)
                         for word, rs in self._rules.items()}
+        self._negations = frozenset(
+            word for word, rs in self._rules.items()
+            if any(r.kind == "cue" and r.label == "negation" for r in rs))
+        # one lookup: surface form (lexicon word or known typo) → lexicon word
+        self._lookup = {word: word for word in self._rules}
+        self._lookup.update((typo, right) for typo, right in self._typos.items() if right in self._rules)
         keys = list(self._rules) + list(self._typos)
         self._max_len = max((len(k) for k in keys), default=1)
 
@@ -157,29 +163,40 @@ class Classifier:
         same family (intent/cue, category, urgency) is dropped: 「投诉电话」 is not 「投诉」,
         but 「有补贴」 (inquiry) keeps 「补贴」 (category).
         """
-        rules, typos, max_len, family = self._rules, self._typos, self._max_len, self._family
+        lookup, max_len, sub_ok = self._lookup, self._max_len, self._sub_ok
         n = len(tokens)
         spans: list[tuple[str, int, int, int]] = []  # word, first token, end token, char offset
+        multi = False
         offset = 0
         for i in range(n):
-            cand = ""
-            for j in range(i, min(n, i + 3)):
-                cand += tokens[j]
-                if len(cand) > max_len:
-                    break
-                word = typos.get(cand, cand)
-                if word in rules:
-                    spans.append((word, i, j + 1, offset))
             tok = tokens[i]
-            if len(tok) >= 3 and tok not in rules and tok not in typos and tok[0] >= "\u4e00":
+            word = lookup.get(tok)
+            if word is not None:
+                spans.append((word, i, i + 1, offset))
+            elif len(tok) >= 3 and tok[0] >= "\u4e00":
                 # jieba kept a longer word ("灯不亮"): look for lexicon words inside it
                 for a in range(len(tok) - 1):
                     for b in range(a + 2, min(len(tok), a + max_len) + (1 if a else 0)):
                         sub = tok[a:b]
-                        if sub in self._sub_ok:
+                        if sub in sub_ok:
                             spans.append((sub, i, i + 1, offset + a))
+            if i + 1 < n:
+                cand = tok + tokens[i + 1]
+                if len(cand) <= max_len:
+                    word = lookup.get(cand)
+                    if word is not None:
+                        spans.append((word, i, i + 2, offset))
+                        multi = True
+                    if i + 2 < n:
+                        cand += tokens[i + 2]
+                        if len(cand) <= max_len:
+                            word = lookup.get(cand)
+                            if word is not None:
+                                spans.append((word, i, i + 3, offset))
+                                multi = True
             offset += len(tok)
-        if len(spans) > 1:
+        family = self._family
+        if multi:
             by_start: dict[int, list[tuple[str, int, int, int]]] = {}
             for sp in spans:
                 by_start.setdefault(sp[1], []).append(sp)
@@ -221,7 +238,7 @@ class Classifier:
 
         negated: set[int] = set()
         for word, idx, _ in matches:
-            if any(r.kind == "cue" and r.label == "negation" for r in self._rules[word]):
+            if word in self._negations:
                 negated.update(range(idx + 1, idx + 1 + NEGATION_SPAN))
 
         ev = _Evidence()

@@ -133,3 +133,17 @@ def test_classify_is_pure(classifier):
     a = classifier.classify("楼道灯坏了一个月了也没人管")
     b = classifier.classify("楼道灯坏了一个月了也没人管")
     assert a == b
+
+
+def test_random_text_never_raises(classifier):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.text(max_size=300))
+    def check(text):
+        result = classifier.classify(text)
+        assert result.intent in INTENTS and result.category in CATEGORIES
+        assert result.urgency in URGENCIES
+
+    check()
