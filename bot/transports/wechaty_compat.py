@@ -17,8 +17,8 @@ _patched = False
 def load():
     """Return the `wechaty` module, patched."""
     global _patched
-    # python-wechaty's loggers take their level from WECHATY_LOG at import; INFO logs every RPC.
-    os.environ.setdefault("WECHATY_LOG", "warn")
+    # python-wechaty's loggers take their level from WECHATY_LOG at import; below ERROR they log every RPC.
+    os.environ.setdefault("WECHATY_LOG", "error")
     if not _patched:
         from wechaty_puppet import PuppetOptions
 
