@@ -82,10 +82,11 @@ class Classification:
 
     @property
     def keywords(self) -> list[str]:
-        """Distinct decisive words, strongest first (for 「命中：…」)."""
+        """Distinct decisive words, strongest first (for 「命中：…」); bare punctuation cues left out."""
         seen: dict[str, None] = {}
         for hit in self.hits:
-            seen.setdefault(hit.word, None)
+            if any(ch.isalnum() for ch in hit.word):
+                seen.setdefault(hit.word, None)
         return list(seen)
 
     def as_dict(self) -> dict:

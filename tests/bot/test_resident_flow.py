@@ -46,6 +46,8 @@ async def test_inquiry_is_acknowledged_and_alerted_as_consultation(bot, transpor
     alert = transport.in_room(STAFF_GROUP)[0]
     assert "咨询已收到" in reply.text
     assert alert.text.startswith("【居民咨询 #")
+    hits = alert.text.split("命中：")[1].split("\n")[0]
+    assert "请问" in hits and "?" not in hits and "？" not in hits  # words, not punctuation
 
 
 async def test_chit_chat_and_thanks_get_no_answer(bot, transport):
