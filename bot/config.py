@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.nlp.labels import CATEGORIES
+from bot.webhooks.settings import WebhookSettings
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -105,14 +108,51 @@ class GreetingSettings(_Section):
 
 
 class SlaSettings(_Section):
-    """Hours until a resident hears back, per urgency (12345 norms)."""
+    """Hours until a resident hears back, per urgency (12345 norms), and until someone takes the ticket."""
 
     emergency: float = Field(default=2, gt=0)
     urgent: float = Field(default=24, gt=0)
     normal: float = Field(default=168, gt=0)
+    take_emergency: float = Field(default=0.5, gt=0)
+    take_urgent: float = Field(default=4, gt=0)
+    take_normal: float = Field(default=24, gt=0)
+    reminder_fraction: float = Field(default=0.25, gt=0, lt=1)  # remind with this share of the time left
+    feedback_days: float = Field(default=3, gt=0)  # no 满意/不满意 by then = no feedback
+    check_seconds: float = Field(default=60, gt=0)  # how often the clocks are checked
 
     def hours_for(self, urgency: str) -> float:
         return float(getattr(self, urgency, self.normal))
+
+    def take_hours_for(self, urgency: str) -> float:
+        return float(getattr(self, f"take_{urgency}", self.take_normal))
+
+
+class DuplicateSettings(_Section):
+    """A report like an open one (same group, category and place/object) joins it as 附议."""
+
+    window_hours: float = Field(default=24, gt=0)
+
+
+class HotlineSettings(_Section):
+    """Numbers given to residents in an emergency."""
+
+    fire: str = "119"
+    medical: str = "120"
+    police: str = "110"
+    gas: str = ""  # the local gas company's repair line, e.g. 96777; empty = 「燃气公司抢修电话」
+
+
+class ResidentSettings(_Section):
+    reply_privately: bool = False  # answer residents in a private chat instead of their group
+
+
+class TeamSettings(_Section):
+    """Staff who take certain categories instead of the grid worker, and robots that hear of them."""
+
+    name: str = Field(min_length=1)
+    members: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    webhooks: tuple[str, ...] = ()
 
 
 class OutboxSettings(_Section):
@@ -151,9 +191,14 @@ class Settings(_Section):
     greeting: GreetingSettings = GreetingSettings()
     sla: SlaSettings = SlaSettings()
     outbox: OutboxSettings = OutboxSettings()
+    duplicates: DuplicateSettings = DuplicateSettings()
+    hotlines: HotlineSettings = HotlineSettings()
+    residents: ResidentSettings = ResidentSettings()
     grids: tuple[GridSettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     staff: tuple[StaffSettings, ...] = ()
+    teams: tuple[TeamSettings, ...] = ()
+    webhooks: tuple[WebhookSettings, ...] = ()
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
@@ -179,6 +224,20 @@ class Settings(_Section):
             for grid_id in member.grids:
                 if grid_id not in grid_ids:
                     problems.append(f"staff[{i}].grids: unknown grid {grid_id!r}")
+        hook_names = [w.name for w in self.webhooks]
+        for i, hook in enumerate(hook_names):
+            if hook_names.index(hook) != i:
+                problems.append(f"webhooks[{i}].name: duplicate webhook {hook!r}")
+        for i, team in enumerate(self.teams):
+            for name in team.members:
+                if name not in names:
+                    problems.append(f"teams[{i}].members: {name!r} is not in [[staff]]")
+            for category in team.categories:
+                if category not in CATEGORIES or category == "none":
+                    problems.append(f"teams[{i}].categories: unknown category {category!r}")
+            for hook in team.webhooks:
+                if hook not in hook_names:
+                    problems.append(f"teams[{i}].webhooks: no [[webhooks]] named {hook!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -192,6 +251,12 @@ class Settings(_Section):
 
     def grid_name(self, grid_id: str | None) -> str:
         return next((g.name for g in self.grids if g.id == grid_id), "")
+
+    def team_for(self, category: str) -> TeamSettings | None:
+        return next((t for t in self.teams if category in t.categories), None)
+
+    def webhook(self, name: str) -> WebhookSettings | None:
+        return next((w for w in self.webhooks if w.name == name), None)
 
     def community_words(self) -> list[str]:
         """Words the tokenizer must keep whole: places, group names, staff names."""

@@ -94,10 +94,13 @@ class Dispatcher:
                           classifier=self.classifier, now=now)
             if message.room_topic is not None:
                 ctx.group = await directory.group_by_topic(session, message.room_topic)
-            ctx.sender = await directory.person_for_chat(session, message.talker_id, message.display_name)
+            # Staff are recognised by name only where only staff are: the staff group.
+            ctx.sender = await directory.person_for_chat(
+                session, message.talker_id, message.talker_name,
+                match_staff_by_name=ctx.group is not None and ctx.group.role == "staff")
             await self._run_handlers(ctx)
             await inbox.mark_processed(session, row, now)
-            return bool(ctx.queued)
+            return bool(ctx.notify.queued)
 
     async def _run_handlers(self, ctx: Context) -> None:
         for router in self.routers:

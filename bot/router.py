@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.events import IncomingMessage, Outgoing
 from bot.nlp.classifier import Classifier
-from storage import outbox
+from bot.services.notify import Notifier
 from storage.models import Group, Person
 
 
@@ -26,12 +26,26 @@ class Context:
     now: datetime
     group: Group | None = None
     sender: Person | None = None
-    queued: list[str] = field(default_factory=list)
+    notify: Notifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notify = Notifier(self.session, self.settings, self.now)
 
     async def say(self, key: str, message: Outgoing) -> None:
         """Queue a message in the same transaction as the change that owes it."""
-        if await outbox.enqueue(self.session, key, message, now=self.now):
-            self.queued.append(key)
+        await self.notify.send(key, message)
+
+    def reply(self, text: str) -> Outgoing:
+        """An answer where the message came from: the group (mentioning the sender) or privately."""
+        m = self.message
+        if m.is_group:
+            return Outgoing(text=text, room_topic=m.room_topic, room_id=m.room_id,
+                            mention_ids=(m.talker_id,), mention_names=(m.display_name,))
+        return Outgoing(text=text, to_id=m.talker_id)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.sender is not None and self.sender.role in ("grid_worker", "supervisor")
 
 
 Filter = Callable[[Context], bool]
@@ -80,3 +94,11 @@ def is_kind(kind: str) -> Filter:
 
 def is_private(ctx: Context) -> bool:
     return not ctx.message.is_group
+
+
+def from_staff(ctx: Context) -> bool:
+    return ctx.is_staff
+
+
+def from_resident(ctx: Context) -> bool:
+    return not ctx.is_staff

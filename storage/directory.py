@@ -64,19 +64,25 @@ async def group_by_topic(session: AsyncSession, topic: str) -> Group | None:
     return await session.scalar(select(Group).where(Group.topic == topic, Group.active.is_(True)))
 
 
-async def person_for_chat(session: AsyncSession, chat_id: str, name: str) -> Person:
-    """The person behind a chat identity; a configured staff member is matched by name once."""
+async def person_for_chat(session: AsyncSession, chat_id: str, name: str, *,
+                          match_staff_by_name: bool = False) -> Person:
+    """The person behind a chat identity.
+
+    A configured staff member without a wechat_id is bound to the first chat identity that speaks
+    under their name in the staff group (never in a resident group, where anyone can pick a name).
+    """
     row = await session.scalar(select(Person).where(Person.chat_id == chat_id))
     if row is not None:
         if name and row.name != name and row.role == "resident":
             row.name = name  # residents rename themselves; keep what others see
         return row
-    staff = await session.scalar(
-        select(Person).where(Person.name == name, Person.role != "resident", Person.chat_id.is_(None)).limit(1)
-    )
-    if staff is not None:
-        staff.chat_id = chat_id
-        return staff
+    if match_staff_by_name:
+        staff = await session.scalar(
+            select(Person).where(Person.name == name, Person.role != "resident", Person.chat_id.is_(None)).limit(1)
+        )
+        if staff is not None:
+            staff.chat_id = chat_id
+            return staff
     row = Person(chat_id=chat_id, name=name or chat_id, role="resident")
     session.add(row)
     await session.flush()
@@ -98,3 +104,16 @@ async def grid_workers(session: AsyncSession, grid_id: str | None) -> list[Perso
 async def supervisors(session: AsyncSession) -> list[Person]:
     rows = await session.scalars(select(Person).where(Person.role == "supervisor").order_by(Person.id))
     return list(rows.all())
+
+
+async def staff_by_names(session: AsyncSession, names) -> list[Person]:
+    rows = await session.scalars(
+        select(Person).where(Person.name.in_(list(names)), Person.role != "resident").order_by(Person.id)
+    )
+    return list(rows.all())
+
+
+async def staff_named(session: AsyncSession, name: str) -> Person | None:
+    return await session.scalar(
+        select(Person).where(Person.name == name, Person.role != "resident").order_by(Person.id).limit(1)
+    )

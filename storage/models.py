@@ -91,8 +91,35 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     due_at: Mapped[datetime]
+    # SLA clocks (stored so they survive restarts): take = someone must 接单 by then.
+    take_due_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    # satisfied | dissatisfied | none (no answer in time); NULL until asked and answered.
+    satisfaction: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    feedback_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    team: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # What the report is about, for spotting duplicates: {"places": [...], "objects": [...]}.
+    signature: Mapped[dict] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_tickets_status_due", "status", "due_at"),)
+
+
+class TicketReporter(Base):
+    """Everyone who reported the same problem (the first reporter and each 附议)."""
+
+    __tablename__ = "ticket_reporters"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    # Where to mention them: their chat id and the name shown in that group.
+    chat_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    room_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketEvent(Base):
@@ -136,6 +163,9 @@ class OutboxMessage(Base):
     mention_ids: Mapped[list] = mapped_column(JSON, default=list)
     mention_names: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
+    # chat = the WeChat/sandbox transport; webhook:<name> = a staff robot from [[webhooks]].
+    channel: Mapped[str] = mapped_column(String(100), default="chat")
+    priority: Mapped[int] = mapped_column(default=0)  # emergencies jump the queue
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -15,7 +15,8 @@ from storage.sql import insert_ignore
 CLAIM_LEASE = timedelta(minutes=2)
 
 
-async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime) -> bool:
+async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime,
+                  channel: str = "chat", priority: int = 0) -> bool:
     """Queue a message once per key; False when that key was queued before."""
     return await insert_ignore(
         session,
@@ -29,6 +30,8 @@ async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: da
             "mention_ids": list(message.mention_ids),
             "mention_names": list(message.mention_names),
             "status": "pending",
+            "channel": channel,
+            "priority": priority,
             "attempts": 0,
             "next_attempt_at": now,
             "last_error": "",
@@ -47,7 +50,10 @@ def _claimable(now: datetime):
 
 async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[OutboxMessage]:
     rows = await session.scalars(
-        select(OutboxMessage).where(_claimable(now)).order_by(OutboxMessage.id).limit(limit)
+        select(OutboxMessage)
+        .where(_claimable(now))
+        .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+        .limit(limit)
     )
     return list(rows.all())
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Attachment, Ticket, TicketEvent
+from storage.models import Attachment, Ticket, TicketEvent, TicketReporter
 from storage.sql import insert_ignore
 
 
@@ -26,6 +26,9 @@ async def open_ticket(
     source_message_id: str | None,
     now: datetime,
     sla_hours: float,
+    take_hours: float | None = None,
+    team: str | None = None,
+    signature: dict | None = None,
 ) -> Ticket:
     ticket = Ticket(
         status="open",
@@ -41,6 +44,9 @@ async def open_ticket(
         source_message_id=source_message_id,
         created_at=now,
         due_at=now + timedelta(hours=sla_hours),
+        take_due_at=now + timedelta(hours=take_hours) if take_hours else None,
+        team=team,
+        signature=signature or {},
     )
     session.add(ticket)
     await session.flush()
@@ -101,6 +107,7 @@ async def is_untouched(session: AsyncSession, ticket: Ticket) -> bool:
 
 async def cancel(session: AsyncSession, ticket: Ticket, *, reason: str, actor_id: int | None, now: datetime) -> None:
     ticket.status = "cancelled"
+    ticket.closed_at = now
     await add_event(session, ticket.id, "cancelled", reason, actor_id=actor_id, now=now)
 
 
@@ -122,3 +129,44 @@ async def attach_photo(
 async def photo_count(session: AsyncSession, ticket_id: int) -> int:
     return int(await session.scalar(
         select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)) or 0)
+
+
+async def add_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int, group_id: int, chat_id: str,
+                       display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> bool:
+    """Record one more resident reporting this ticket; False when they had already."""
+    return await insert_ignore(
+        session,
+        TicketReporter,
+        {"ticket_id": ticket.id, "person_id": person_id, "group_id": group_id, "chat_id": chat_id,
+         "display_name": display_name, "room_id": room_id, "message_id": message_id, "created_at": now},
+        ["ticket_id", "person_id"],
+    )
+
+
+async def reporter_count(session: AsyncSession, ticket_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == ticket_id)) or 0)
+
+
+async def open_in_group(session: AsyncSession, *, group_id: int, category: str, since: datetime) -> list[Ticket]:
+    """Open tickets of one category in one group, newest first (duplicate candidates)."""
+    rows = await session.scalars(
+        select(Ticket)
+        .where(Ticket.group_id == group_id, Ticket.category == category, Ticket.created_at >= since,
+               Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc())
+    )
+    return list(rows.all())
+
+
+async def reported_by(session: AsyncSession, ticket_id: int, person_id: int) -> bool:
+    return await session.get(TicketReporter, (ticket_id, person_id)) is not None
+
+
+async def awaiting_rating(session: AsyncSession, person_id: int, number: int | None) -> Ticket | None:
+    """The resolved ticket a resident's 满意/不满意 is about: the one named, else their latest."""
+    query = (select(Ticket).join(TicketReporter, TicketReporter.ticket_id == Ticket.id)
+             .where(TicketReporter.person_id == person_id, Ticket.status == "resolved"))
+    if number is not None:
+        query = query.where(Ticket.id == number)
+    return await session.scalar(query.order_by(Ticket.resolved_at.desc()).limit(1))

@@ -1,5 +1,5 @@
 """Handlers, grouped in routers; ROUTERS is the order the dispatcher tries them in."""
 
-from bot.handlers import members, photos, private, recall, resident
+from bot.handlers import members, photos, private, recall, resident, staff
 
-ROUTERS = [members.router, photos.router, recall.router, resident.router, private.router]
+ROUTERS = [members.router, photos.router, recall.router, staff.router, resident.router, private.router]

@@ -1,18 +1,19 @@
-"""Private messages to the bot."""
+"""Private messages to the bot from residents (staff commands are handled by the staff router)."""
 
 from __future__ import annotations
 
 from bot import texts
-from bot.events import Outgoing
-from bot.router import Context, Router, is_private, is_text
+from bot.commands import parse_resident_command
+from bot.handlers.resident import answer_resident_command
+from bot.router import Context, Router, from_resident, is_private, is_text
 
 router = Router("private")
 
 
-@router.message(is_private, is_text)
-async def explain_where_to_report(ctx: Context) -> None:
-    """Residents writing privately are asked to report in their building group, where staff see it."""
-    await ctx.say(
-        f"private-help:{ctx.message.message_id}",
-        Outgoing(text=texts.private_help(ctx.settings.community.bot_name), to_id=ctx.message.talker_id),
-    )
+@router.message(is_private, is_text, from_resident)
+async def answer_private_message(ctx: Context) -> None:
+    """Resident commands work privately too; anything else: report in your building group."""
+    if parse_resident_command(ctx.message.text) is not None:
+        await answer_resident_command(ctx)
+        return
+    await ctx.say(f"private-help:{ctx.message.message_id}", ctx.reply(texts.private_help(ctx.settings.community.bot_name)))

@@ -91,14 +91,20 @@ async def test_every_change_is_audited(bot, transport):
     assert kinds == ["created", "assigned", "alerted"]
 
 
-async def test_emergency_uses_the_short_sla(bot, transport):
-    await bot.dispatcher.feed(resident_message("5号楼302冒烟了好像着火了快来人", name="李大爷"))
+async def test_emergency_takes_the_fast_path(bot, transport):
+    await bot.dispatcher.feed(resident_message("3号楼302冒烟了好像着火了快来人", name="李大爷"))
     await transport.wait_for(2)
     async with bot.sessions() as session:
         ticket = (await session.scalars(select(Ticket))).one()
+        priorities = (await session.scalars(select(OutboxMessage.priority))).all()
     assert ticket.urgency == "emergency"
     assert (ticket.due_at - ticket.created_at).total_seconds() == 2 * 3600
-    assert "2 小时内" in transport.in_room(RESIDENT_GROUP)[0].text
+    reply = transport.in_room(RESIDENT_GROUP)[0]
+    assert "119" in reply.text and "#1" in reply.text  # the right number and first advice
+    alert = transport.in_room(STAFF_GROUP)[0]
+    assert alert.text.startswith("【紧急")
+    assert set(alert.mention_names) == {"张敏", "赵书记"}  # the grid worker and the supervisors
+    assert set(priorities) == {10}  # ahead of everything else in the outbox
 
 
 async def test_outbox_rows_are_marked_sent(bot, transport):

@@ -1,0 +1,107 @@
+"""A resident's report becomes a ticket — or joins the open ticket about the same problem (附议)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.emergency import first_advice
+from bot.events import IncomingMessage, Outgoing
+from bot.nlp.classifier import Classification
+from bot.nlp.signature import same_problem, signature
+from bot.services import routing
+from bot.services.notify import URGENT_PRIORITY, Notifier
+from storage import directory, tickets
+from storage.models import Group, Person, Ticket
+
+
+async def take_report(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
+                      resident: Person, result: Classification) -> Ticket:
+    settings = notify.settings
+    sig = signature(message.text, result, settings.community.places)
+    since = notify.now - timedelta(hours=settings.duplicates.window_hours)
+    for ticket in await tickets.open_in_group(session, group_id=group.id, category=result.category, since=since):
+        if await tickets.reported_by(session, ticket.id, resident.id):
+            if same_problem(sig, ticket.signature) or not sig["objects"] or not ticket.signature.get("objects"):
+                await _repeat(notify, message, group, ticket)
+                return ticket
+        elif same_problem(sig, ticket.signature):
+            await _join(session, notify, message, group, resident, ticket)
+            return ticket
+    return await _open(session, notify, message, group, resident, result, sig)
+
+
+def _reply(message: IncomingMessage, group: Group, text: str) -> Outgoing:
+    return Outgoing(text=text, room_topic=group.topic, room_id=message.room_id,
+                    mention_ids=(message.talker_id,), mention_names=(message.display_name,))
+
+
+async def _reply_to(notify: Notifier, key: str, message: IncomingMessage, group: Group, text: str,
+                    priority: int = 0) -> None:
+    if notify.settings.residents.reply_privately:
+        await notify.to_person(key, message.talker_id, text, priority=priority)
+    else:
+        await notify.send(key, _reply(message, group, text), priority=priority)
+
+
+async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, ticket: Ticket) -> None:
+    """The same resident again: no second ticket; remind them of the first at most once an hour."""
+    hour = notify.now.strftime("%Y%m%d%H")
+    await _reply_to(notify, f"ticket:{ticket.id}:repeat:{message.talker_id}:{hour}", message, group,
+                    texts.repeat_ack(ticket.id, ticket.status))
+
+
+async def _join(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
+                resident: Person, ticket: Ticket) -> None:
+    await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id,
+                               chat_id=message.talker_id, display_name=message.display_name,
+                               room_id=message.room_id, message_id=message.message_id, now=notify.now)
+    event = await tickets.add_event(session, ticket.id, "joined", message.text[:500], actor_id=resident.id,
+                                    now=notify.now)
+    count = await tickets.reporter_count(session, ticket.id)
+    await _reply_to(notify, f"event:{event.id}:ack", message, group, texts.duplicate_ack(ticket.id, count))
+    assignee = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+    await notify.to_staff(f"event:{event.id}:alert",
+                          texts.duplicate_alert(ticket.id, message.display_name, group.topic, count, message.text),
+                          mention=[assignee] if assignee else [], team=ticket.team)
+
+
+async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
+                resident: Person, result: Classification, sig: dict) -> Ticket:
+    settings = notify.settings
+    assignee, team = await routing.route(session, settings, group, result.category)
+    hours = settings.sla.hours_for(result.urgency)
+    ticket = await tickets.open_ticket(
+        session, intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
+        keywords=result.keywords, group_id=group.id, grid_id=group.grid_id, reporter_id=resident.id,
+        assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
+        sla_hours=hours, take_hours=settings.sla.take_hours_for(result.urgency), team=team, signature=sig,
+    )
+    await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
+                               display_name=message.display_name, room_id=message.room_id,
+                               message_id=message.message_id, now=notify.now)
+    emergency = result.urgency == "emergency"
+    priority = URGENT_PRIORITY if emergency else 0
+    if result.intent == "inquiry":
+        ack = texts.inquiry_ack(ticket.id, hours)
+    else:
+        ack = texts.report_ack(ticket.id, result.category, assignee.name if assignee else None, hours)
+    if emergency:
+        ack = texts.emergency_ack(ticket.id, first_advice(message.text, settings.hotlines))
+    await _reply_to(notify, f"ticket:{ticket.id}:ack", message, group, ack, priority)
+
+    mention = [assignee] if assignee else []
+    if emergency:  # everyone who can act, at once
+        mention += [p for p in await directory.supervisors(session) if p not in mention]
+    alert = texts.staff_alert(
+        number=ticket.id, intent=result.intent, category=result.category, urgency=result.urgency,
+        group_topic=group.topic, grid_name=settings.grid_name(group.grid_id), resident=message.display_name,
+        text=message.text, keywords=result.keywords, assignee=assignee.name if assignee else None,
+        due=texts.local_time(ticket.due_at, settings.community.tz),
+    )
+    await notify.to_staff(f"ticket:{ticket.id}:alert", alert, mention=mention, priority=priority, team=team)
+    await tickets.add_event(session, ticket.id, "alerted", ", ".join(p.name for p in mention), actor_id=None,
+                            now=notify.now)
+    return ticket
