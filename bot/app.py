@@ -13,10 +13,13 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.handlers import ROUTERS
 from bot.nlp.classifier import Classifier
+from bot.jobs.clocks import check_clocks
 from bot.outbox import OutboxSender
+from bot.scheduler import Job, Scheduler
 from bot.transports.base import Transport
 from bot.transports.sandbox import SandboxTransport
 from bot.web.app import create_web_app
+from bot.webhooks import WebhookClient
 from storage import db, directory
 from storage import outbox as outbox_repo
 
@@ -45,6 +48,8 @@ class GridBot:
         self.sender: OutboxSender | None = None
         self._runner: web.AppRunner | None = None
         self.web_port: int | None = None
+        self.scheduler: Scheduler | None = None
+        self.webhook_client: WebhookClient | None = None
 
     async def start(self, *, migrate: bool = True, web_server: bool = True) -> None:
         settings = self.settings
@@ -57,16 +62,33 @@ class GridBot:
         if self.classifier is None:
             # Loading the jieba dictionary takes about a second: keep it off the event loop.
             self.classifier = await asyncio.to_thread(Classifier, settings.community_words())
-        self.sender = OutboxSender(self.sessions, self.transport, settings.outbox)
+        self.webhook_client = WebhookClient()
+        await self.webhook_client.start()
+        self.sender = OutboxSender(self.sessions, self.transport, settings.outbox,
+                                   webhooks={w.name: w for w in settings.webhooks},
+                                   webhook_client=self.webhook_client)
         self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
                                      routers=ROUTERS, on_queued=self.sender.wake)
         recovered = await self.dispatcher.recover()
         if recovered:
             log.info("processed %d messages left over from the last run", recovered)
         self.sender.start()
+        self.scheduler = self._make_scheduler()
+        self.scheduler.start()
         await self.transport.start(self.dispatcher.feed)
         if web_server:
             await self._start_web()
+
+    def _make_scheduler(self) -> Scheduler:
+        settings = self.settings
+        scheduler = Scheduler(settings.community.tz)
+
+        async def sla_clocks(now):
+            if await check_clocks(self.sessions, settings, now):
+                self.sender.wake()
+
+        scheduler.add(Job("sla-clocks", sla_clocks, every=settings.sla.check_seconds))
+        return scheduler
 
     async def _start_web(self) -> None:
         sandbox = self.transport if isinstance(self.transport, SandboxTransport) and self.settings.sandbox.enabled else None
@@ -102,8 +124,13 @@ class GridBot:
             await self._runner.cleanup()
             self._runner = None
         await self.transport.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.sender is not None:
             await self.sender.stop()
+        if self.webhook_client is not None:
+            await self.webhook_client.close()
+            self.webhook_client = None
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.nlp.labels import CATEGORIES
+from bot.sla import WorkingHours
 from bot.webhooks.settings import WebhookSettings
 
 if sys.version_info >= (3, 11):
@@ -116,15 +118,37 @@ class SlaSettings(_Section):
     take_emergency: float = Field(default=0.5, gt=0)
     take_urgent: float = Field(default=4, gt=0)
     take_normal: float = Field(default=24, gt=0)
-    reminder_fraction: float = Field(default=0.25, gt=0, lt=1)  # remind with this share of the time left
+    reminder_lead_fraction: float = Field(default=0.25, ge=0, le=1)  # remind with this share of the time left
+    reminder_min_lead_minutes: float = Field(default=30, ge=0)
     feedback_days: float = Field(default=3, gt=0)  # no 满意/不满意 by then = no feedback
     check_seconds: float = Field(default=60, gt=0)  # how often the clocks are checked
+    # Optional office hours: "" = the clock runs day and night; e.g. "08:30-17:30".
+    working_hours: str = ""
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    holidays: tuple[date | str, ...] = ()  # TOML dates or "2026-10-01..2026-10-07"
+    workdays: tuple[date | str, ...] = ()  # 调休: weekend days that are working days
+    # Which urgencies follow office hours; an emergency at 23:00 must not wait for the morning.
+    calendar_urgencies: tuple[Literal["emergency", "urgent", "normal"], ...] = ("urgent", "normal")
+
+    @model_validator(mode="after")
+    def _calendar_parses(self) -> "SlaSettings":
+        if self.working_hours:
+            self.calendar(ZoneInfo("UTC"))  # raises ValueError that names the problem
+        return self
 
     def hours_for(self, urgency: str) -> float:
         return float(getattr(self, urgency, self.normal))
 
     def take_hours_for(self, urgency: str) -> float:
         return float(getattr(self, f"take_{urgency}", self.take_normal))
+
+    def calendar(self, tz: ZoneInfo) -> WorkingHours | None:
+        if not self.working_hours:
+            return None
+        return WorkingHours.parse(self.working_hours, self.working_days, self.holidays, self.workdays, tz)
+
+    def calendar_for(self, urgency: str, tz: ZoneInfo) -> WorkingHours | None:
+        return self.calendar(tz) if urgency in self.calendar_urgencies else None
 
 
 class DuplicateSettings(_Section):

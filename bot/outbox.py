@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import OutboxSettings
 from bot.events import Outgoing, utcnow
 from bot.transports.base import Transport, TransportUnavailable
+from bot.webhooks import WebhookClient, WebhookRejected, WebhookSettings, WebhookThrottled
 from storage import outbox
 from storage.models import OutboxMessage
 
@@ -62,11 +63,17 @@ def to_outgoing(row: OutboxMessage) -> Outgoing:
     )
 
 
+WEBHOOK_PREFIX = "webhook:"
+
+
 class OutboxSender:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport, settings: OutboxSettings):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport, settings: OutboxSettings,
+                 webhooks: dict[str, WebhookSettings] | None = None, webhook_client: WebhookClient | None = None):
         self.sessions = sessions
         self.transport = transport
         self.settings = settings
+        self.webhooks = webhooks or {}
+        self.webhook_client = webhook_client
         self.pacer = Pacer(settings)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -107,13 +114,17 @@ class OutboxSender:
 
     async def drain_once(self) -> float:
         """Send whatever may go now; return how long to sleep before looking again."""
-        if not self.transport.connected:
-            return self.settings.poll_seconds
         async with self.sessions() as session:
             rows = await outbox.due(session, utcnow())
         soonest = self.settings.poll_seconds
         busy: set[str] = set()
+        chat_up = self.transport.connected
         for row in rows:
+            if row.channel.startswith(WEBHOOK_PREFIX):
+                await self._send_webhook(row)  # robots work even while WeChat is down
+                continue
+            if not chat_up:
+                continue  # WeChat is down: these wait for the reconnect
             conversation = conversation_of(row)
             if conversation in busy:
                 continue  # keep order within a conversation
@@ -123,8 +134,37 @@ class OutboxSender:
                 soonest = min(soonest, wait)
                 continue  # another group may go meanwhile: one busy group cannot starve the rest
             if not await self._send_one(row):
-                return self.settings.poll_seconds  # disconnected: stop until it is back
-        return soonest if rows else self.settings.poll_seconds
+                chat_up = False  # disconnected: leave the rest of the chat rows for later
+        return soonest
+
+    async def _send_webhook(self, row: OutboxMessage) -> None:
+        """Deliver to a staff robot; throttling waits the robot's window, a rejection is final."""
+        async with self.sessions.begin() as session:
+            if not await outbox.claim(session, row.id, utcnow()):
+                return
+        name = row.channel[len(WEBHOOK_PREFIX):]
+        target = self.webhooks.get(name)
+        attempts = row.attempts + 1
+        try:
+            if target is None or self.webhook_client is None:
+                raise WebhookRejected(f"no [[webhooks]] named {name!r}")
+            await self.webhook_client.send(target, row.text)
+        except WebhookThrottled as exc:
+            retry_at = utcnow() + timedelta(seconds=exc.retry_after)
+            async with self.sessions.begin() as session:
+                await outbox.release(session, row.id, retry_at=retry_at, error=str(exc), give_up=False,
+                                     refund_attempt=True)
+            return
+        except Exception as exc:
+            give_up = isinstance(exc, WebhookRejected) or attempts >= self.settings.max_attempts
+            retry_at = utcnow() + timedelta(seconds=min(300.0, 2.0 ** attempts))
+            async with self.sessions.begin() as session:
+                await outbox.release(session, row.id, retry_at=retry_at, error=str(exc), give_up=give_up)
+            log.warning("webhook %s failed (attempt %s): %s", name, attempts, exc)
+            return
+        async with self.sessions.begin() as session:
+            await outbox.mark_sent(session, row.id, utcnow())
+        self.sent_count += 1
 
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Claim, send, record. False when the transport went away."""

@@ -20,16 +20,17 @@ def local_time(when: datetime, tz: ZoneInfo) -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def report_ack(number: int, category: str, worker: str | None, hours: float) -> str:
+def report_ack(number: int, category: str, worker: str | None, when: str) -> str:
+    """`when` is 「7 天内」 or, with office hours, 「12月8日 10:00 前」."""
     who = f"网格员{worker}" if worker else "社区工作人员"
     return (
         f"您好，您反映的问题已登记，工单号 #{number}（{CATEGORY_ZH[category]}）。"
-        f"已通知{who}，我们会在 {sla_phrase(hours)}给您回复，请留意群消息。"
+        f"已通知{who}，我们会在 {when}给您回复，请留意群消息。"
     )
 
 
-def inquiry_ack(number: int, hours: float) -> str:
-    return f"您好，您的咨询已收到（#{number}），工作人员会在 {sla_phrase(hours)}答复您，请稍候。"
+def inquiry_ack(number: int, when: str) -> str:
+    return f"您好，您的咨询已收到（#{number}），工作人员会在 {when}答复您，请稍候。"
 
 
 def staff_alert(

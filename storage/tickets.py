@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,8 @@ async def open_ticket(
     assignee_id: int | None,
     source_message_id: str | None,
     now: datetime,
-    sla_hours: float,
-    take_hours: float | None = None,
+    due_at: datetime,
+    take_due_at: datetime | None = None,
     team: str | None = None,
     signature: dict | None = None,
 ) -> Ticket:
@@ -43,8 +43,8 @@ async def open_ticket(
         assignee_id=assignee_id,
         source_message_id=source_message_id,
         created_at=now,
-        due_at=now + timedelta(hours=sla_hours),
-        take_due_at=now + timedelta(hours=take_hours) if take_hours else None,
+        due_at=due_at,
+        take_due_at=take_due_at,
         team=team,
         signature=signature or {},
     )

@@ -12,6 +12,7 @@ from bot.events import IncomingMessage, Outgoing
 from bot.nlp.classifier import Classification
 from bot.nlp.signature import same_problem, signature
 from bot.services import routing
+from bot.services.clock import deadlines
 from bot.services.notify import URGENT_PRIORITY, Notifier
 from storage import directory, tickets
 from storage.models import Group, Person, Ticket
@@ -72,12 +73,16 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
                 resident: Person, result: Classification, sig: dict) -> Ticket:
     settings = notify.settings
     assignee, team = await routing.route(session, settings, group, result.category)
-    hours = settings.sla.hours_for(result.urgency)
+    take_due, due = deadlines(settings, result.urgency, notify.now)
+    if settings.sla.calendar_for(result.urgency, settings.community.tz) is None:
+        when = texts.sla_phrase(settings.sla.hours_for(result.urgency))
+    else:  # office hours: 「7 天内」 would be wrong, give the date
+        when = f"{texts.local_time(due, settings.community.tz)} 前"
     ticket = await tickets.open_ticket(
         session, intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
         keywords=result.keywords, group_id=group.id, grid_id=group.grid_id, reporter_id=resident.id,
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
-        sla_hours=hours, take_hours=settings.sla.take_hours_for(result.urgency), team=team, signature=sig,
+        due_at=due, take_due_at=take_due, team=team, signature=sig,
     )
     await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
                                display_name=message.display_name, room_id=message.room_id,
@@ -85,9 +90,9 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
     emergency = result.urgency == "emergency"
     priority = URGENT_PRIORITY if emergency else 0
     if result.intent == "inquiry":
-        ack = texts.inquiry_ack(ticket.id, hours)
+        ack = texts.inquiry_ack(ticket.id, when)
     else:
-        ack = texts.report_ack(ticket.id, result.category, assignee.name if assignee else None, hours)
+        ack = texts.report_ack(ticket.id, result.category, assignee.name if assignee else None, when)
     if emergency:
         ack = texts.emergency_ack(ticket.id, first_advice(message.text, settings.hotlines))
     await _reply_to(notify, f"ticket:{ticket.id}:ack", message, group, ack, priority)

@@ -3,7 +3,7 @@ used the same way by staff chat commands and the web console, so residents hear 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.config import Settings
 from bot.nlp.labels import CATEGORY_ZH, URGENCY_ZH
+from bot.services.clock import deadlines
 from bot.services.notify import Notifier
 from storage import directory, tickets
 from storage.models import Group, Person, Ticket, TicketEvent, TicketReporter
@@ -89,7 +90,7 @@ async def reopen(session: AsyncSession, notify: Notifier, ticket: Ticket, actor:
     ticket.resolved_at = None
     ticket.closed_at = None
     ticket.reminded_at = ticket.escalated_at = None
-    ticket.due_at = notify.now + timedelta(hours=notify.settings.sla.hours_for(ticket.urgency))
+    ticket.due_at = deadlines(notify.settings, ticket.urgency, notify.now)[1]
     event = await tickets.add_event(session, ticket.id, "reopened", reason,
                                     actor_id=actor.id if actor else None, now=notify.now)
     assignee = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None

@@ -1,0 +1,1 @@
+"""Scheduled jobs (plain functions over the database, run by bot.scheduler)."""
