@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.events import utcnow
 from bot.handlers import ROUTERS
 from bot.nlp.classifier import Classifier
 from bot.jobs.clocks import check_clocks
@@ -38,8 +39,9 @@ class GridBot:
     """One running bot: database, classifier, transport, dispatcher, outbox sender, web server."""
 
     def __init__(self, settings: Settings, *, transport: Transport | None = None,
-                 classifier: Classifier | None = None):
+                 classifier: Classifier | None = None, clock=utcnow):
         self.settings = settings
+        self.clock = clock
         self.transport = transport or make_transport(settings)
         self.classifier = classifier
         self.engine = None
@@ -66,9 +68,9 @@ class GridBot:
         await self.webhook_client.start()
         self.sender = OutboxSender(self.sessions, self.transport, settings.outbox,
                                    webhooks={w.name: w for w in settings.webhooks},
-                                   webhook_client=self.webhook_client)
+                                   webhook_client=self.webhook_client, clock=self.clock)
         self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
-                                     routers=ROUTERS, on_queued=self.sender.wake)
+                                     routers=ROUTERS, on_queued=self.sender.wake, clock=self.clock)
         recovered = await self.dispatcher.recover()
         if recovered:
             log.info("processed %d messages left over from the last run", recovered)
@@ -81,7 +83,7 @@ class GridBot:
 
     def _make_scheduler(self) -> Scheduler:
         settings = self.settings
-        scheduler = Scheduler(settings.community.tz)
+        scheduler = Scheduler(settings.community.tz, clock=self.clock)
 
         async def sla_clocks(now):
             if await check_clocks(self.sessions, settings, now):

@@ -72,6 +72,29 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.events import utcnow
+    from bot.services import stats
+    from storage.db import create_engine, session_factory, upgrade
+
+    async def _report() -> str:
+        await upgrade(settings.storage.url)  # a fresh install reports zeros, not an error
+        engine = create_engine(settings.storage.url)
+        try:
+            async with session_factory(engine)() as session:
+                now = utcnow()
+                start, end = stats.period_bounds(args.period, now, settings.community.tz, previous=args.previous)
+                report = await stats.build_report(session, start, end, now)
+        finally:
+            await engine.dispose()
+        title = ("上" if args.previous else "本") + {"week": "周", "month": "月"}[args.period] + "工作报告"
+        return stats.render(report, settings, title)
+
+    print(asyncio.run(_report()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridbot", description="社区网格助手 gridbot")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -100,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--input", default="-", help="file to read (default: stdin)")
     classify.add_argument("--config", default=None, help="add the community words of this config")
     classify.set_defaults(func=cmd_classify)
+    report = sub.add_parser("report", help="响应率 / 解决率 / 满意率 and counts for this week or month")
+    report.add_argument("--config", default="config.toml")
+    report.add_argument("--period", choices=("week", "month"), default="week")
+    report.add_argument("--previous", action="store_true", help="the whole previous week or month")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

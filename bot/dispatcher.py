@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,12 +30,14 @@ class Dispatcher:
         classifier: Classifier,
         routers: list[Router],
         on_queued: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
     ):
         self.sessions = sessions
         self.settings = settings
         self.classifier = classifier
         self.routers = routers
         self.on_queued = on_queued  # wakes the outbox sender
+        self.clock = clock  # tests freeze it
         self._lock = asyncio.Lock()
         self._ignored_rooms: set[str] = set()
 
@@ -42,7 +45,7 @@ class Dispatcher:
         """Store the message (so a crash cannot lose it), then process it once."""
         if not self._is_configured(message):
             return
-        now = utcnow()
+        now = self.clock()
         async with self.sessions.begin() as session:
             await inbox.store(session, message, now)
         await self._process(message)
@@ -85,7 +88,7 @@ class Dispatcher:
 
     async def _process_once(self, message: IncomingMessage) -> bool:
         """Run the handlers and mark the message processed in one transaction."""
-        now = utcnow()
+        now = self.clock()
         async with self.sessions.begin() as session:
             row = await inbox.claim_for_processing(session, message.message_id)
             if row is None:

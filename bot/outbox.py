@@ -68,8 +68,10 @@ WEBHOOK_PREFIX = "webhook:"
 
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport, settings: OutboxSettings,
-                 webhooks: dict[str, WebhookSettings] | None = None, webhook_client: WebhookClient | None = None):
+                 webhooks: dict[str, WebhookSettings] | None = None, webhook_client: WebhookClient | None = None,
+                 clock=utcnow):
         self.sessions = sessions
+        self.clock = clock
         self.transport = transport
         self.settings = settings
         self.webhooks = webhooks or {}
@@ -115,7 +117,7 @@ class OutboxSender:
     async def drain_once(self) -> float:
         """Send whatever may go now; return how long to sleep before looking again."""
         async with self.sessions() as session:
-            rows = await outbox.due(session, utcnow())
+            rows = await outbox.due(session, self.clock())
         soonest = self.settings.poll_seconds
         busy: set[str] = set()
         chat_up = self.transport.connected
@@ -140,7 +142,7 @@ class OutboxSender:
     async def _send_webhook(self, row: OutboxMessage) -> None:
         """Deliver to a staff robot; throttling waits the robot's window, a rejection is final."""
         async with self.sessions.begin() as session:
-            if not await outbox.claim(session, row.id, utcnow()):
+            if not await outbox.claim(session, row.id, self.clock()):
                 return
         name = row.channel[len(WEBHOOK_PREFIX):]
         target = self.webhooks.get(name)
@@ -150,33 +152,33 @@ class OutboxSender:
                 raise WebhookRejected(f"no [[webhooks]] named {name!r}")
             await self.webhook_client.send(target, row.text)
         except WebhookThrottled as exc:
-            retry_at = utcnow() + timedelta(seconds=exc.retry_after)
+            retry_at = self.clock() + timedelta(seconds=exc.retry_after)
             async with self.sessions.begin() as session:
                 await outbox.release(session, row.id, retry_at=retry_at, error=str(exc), give_up=False,
                                      refund_attempt=True)
             return
         except Exception as exc:
             give_up = isinstance(exc, WebhookRejected) or attempts >= self.settings.max_attempts
-            retry_at = utcnow() + timedelta(seconds=min(300.0, 2.0 ** attempts))
+            retry_at = self.clock() + timedelta(seconds=min(300.0, 2.0 ** attempts))
             async with self.sessions.begin() as session:
                 await outbox.release(session, row.id, retry_at=retry_at, error=str(exc), give_up=give_up)
             log.warning("webhook %s failed (attempt %s): %s", name, attempts, exc)
             return
         async with self.sessions.begin() as session:
-            await outbox.mark_sent(session, row.id, utcnow())
+            await outbox.mark_sent(session, row.id, self.clock())
         self.sent_count += 1
 
     async def _send_one(self, row: OutboxMessage) -> bool:
         """Claim, send, record. False when the transport went away."""
         async with self.sessions.begin() as session:
-            if not await outbox.claim(session, row.id, utcnow()):
+            if not await outbox.claim(session, row.id, self.clock()):
                 return True  # another sender took it
         conversation = conversation_of(row)
         try:
             await self.transport.send(to_outgoing(row))
         except TransportUnavailable as exc:
             async with self.sessions.begin() as session:
-                await outbox.release(session, row.id, retry_at=utcnow(), error=str(exc), give_up=False,
+                await outbox.release(session, row.id, retry_at=self.clock(), error=str(exc), give_up=False,
                                      refund_attempt=True)
             log.warning("transport unavailable; outbox paused (%s)", exc)
             return False
@@ -185,13 +187,13 @@ class OutboxSender:
             give_up = attempts >= self.settings.max_attempts
             backoff = min(300.0, 2.0 ** attempts)
             async with self.sessions.begin() as session:
-                await outbox.release(session, row.id, retry_at=utcnow() + timedelta(seconds=backoff),
+                await outbox.release(session, row.id, retry_at=self.clock() + timedelta(seconds=backoff),
                                      error=repr(exc), give_up=give_up)
             log.warning("send failed for outbox row %s (attempt %s): %r", row.id, attempts, exc)
             self.pacer.record(conversation)
             return True
         self.pacer.record(conversation)
         async with self.sessions.begin() as session:
-            await outbox.mark_sent(session, row.id, utcnow())
+            await outbox.mark_sent(session, row.id, self.clock())
         self.sent_count += 1
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ def database_url(tmp_path: Path) -> str:
     return os.environ.get("GRIDBOT_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path}/gridbot.db"
 
 
-def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+def make_settings(tmp_path: Path, extra_toml: str = "", **sections: dict[str, Any]) -> Settings:
+    """config.toml (plus extra TOML appended, e.g. more [[staff]]) with test-friendly overrides."""
+    config = ROOT / "config.toml"
+    if extra_toml:
+        config = tmp_path / "config.toml"
+        config.write_text((ROOT / "config.toml").read_text(encoding="utf-8") + "\n" + extra_toml, encoding="utf-8")
     env = {
         "GRIDBOT_STORAGE_URL": database_url(tmp_path),
         "GRIDBOT_OUTBOX_PER_GROUP_INTERVAL_SECONDS": "0",
@@ -34,7 +40,7 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     for section, values in sections.items():
         for key, value in values.items():
             env[f"GRIDBOT_{section.upper()}_{key.upper()}"] = str(value)
-    return load_settings(ROOT / "config.toml", env)
+    return load_settings(config, env)
 
 
 @pytest.fixture
@@ -121,6 +127,25 @@ async def reset_database(settings: Settings):
             await conn.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
     yield
+
+
+class Clock:
+    """A frozen, hand-moved clock for SLA and schedule tests."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
