@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.events import utcnow
@@ -186,3 +186,54 @@ class Attachment(Base):
     path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BroadcastSlot(Base):
+    """One firing of a schedule; the unique key makes each (schedule, slot) go out once, across instances."""
+
+    __tablename__ = "broadcast_slots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    slot_at: Mapped[datetime]  # the cron time it belongs to
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | skipped
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("schedule", "slot_at", name="uq_broadcast_slot"),)
+
+
+class BroadcastSend(Base):
+    """Which tip went to which group: rotation without repeats until every tip was sent."""
+
+    __tablename__ = "broadcast_sends"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("broadcast_slots.id", ondelete="CASCADE"), index=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    group_topic: Mapped[str] = mapped_column(String(200))
+    tip_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_broadcast_sends_rotation", "schedule", "group_topic"),)
+
+
+class Notice(Base):
+    """An ad-hoc notice a supervisor drafted in the staff group (通知 …), sent after 确认发送."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    targets: Mapped[list] = mapped_column(JSON, default=list)  # group topics
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | sent | discarded
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class StaffCredential(Base):
+    """A staff member's console password (slow KDF hash) and optional API token (hash only)."""
+
+    __tablename__ = "staff_credentials"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
