@@ -66,9 +66,14 @@ class Report:
         return _rate(self.satisfied, self.rated)
 
 
-async def build_report(session: AsyncSession, start: datetime, end: datetime, now: datetime) -> Report:
+async def build_report(session: AsyncSession, start: datetime, end: datetime, now: datetime,
+                       *, scope=None) -> Report:
+    """`scope`: an optional SQL condition on Ticket (the console limits a grid worker to their tickets)."""
     report = Report(start=start, end=end)
-    rows = (await session.scalars(select(Ticket).where(Ticket.status != "cancelled"))).all()
+    query = select(Ticket).where(Ticket.status != "cancelled")
+    if scope is not None:
+        query = query.where(scope)
+    rows = (await session.scalars(query)).all()
     for t in rows:
         if start <= t.created_at < end:
             report.created += 1
