@@ -9,6 +9,7 @@ import signal
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.broadcasts import service as broadcast_service
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.events import utcnow
@@ -20,6 +21,8 @@ from bot.scheduler import Job, Scheduler
 from bot.transports.base import Transport
 from bot.transports.sandbox import SandboxTransport
 from bot.web.app import create_web_app
+from bot.web.keys import ConsoleDeps
+from bot.web.security import load_secret_key
 from bot.webhooks import WebhookClient
 from storage import db, directory
 from storage import outbox as outbox_repo
@@ -89,12 +92,22 @@ class GridBot:
             if await check_clocks(self.sessions, settings, now):
                 self.sender.wake()
 
+        async def broadcasts(now):
+            if await broadcast_service.sweep(self.sessions, settings, now):
+                self.sender.wake()
+
         scheduler.add(Job("sla-clocks", sla_clocks, every=settings.sla.check_seconds))
+        scheduler.add(Job("broadcasts", broadcasts, every=settings.broadcast.check_seconds))
         return scheduler
 
     async def _start_web(self) -> None:
         sandbox = self.transport if isinstance(self.transport, SandboxTransport) and self.settings.sandbox.enabled else None
-        app = create_web_app(community=self.settings.community.name, health=self.health, sandbox_transport=sandbox)
+        console = ConsoleDeps(settings=self.settings, sessions=self.sessions,
+                              secret_key=load_secret_key(self.settings.storage.data_dir),
+                              wake=self.sender.wake, clock=self.clock,
+                              connected=lambda: self.transport.connected)
+        app = create_web_app(community=self.settings.community.name, health=self.health, sandbox_transport=sandbox,
+                             console=console)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.web.host, self.settings.web.port)
@@ -149,6 +162,7 @@ async def run_forever(settings: Settings) -> None:
     try:
         if isinstance(bot.transport, SandboxTransport) and settings.sandbox.enabled:
             print(f"gridbot 已启动。模拟群聊（sandbox）：{bot.base_url}/sandbox", flush=True)
+            print(f"工作台（console）：{bot.base_url}/login", flush=True)
         else:
             print(f"gridbot 已启动（{settings.transport.kind}）。健康检查：{bot.base_url}/healthz", flush=True)
         await stop.wait()

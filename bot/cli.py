@@ -95,6 +95,47 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.broadcasts import content as content_files
+    from bot.broadcasts import service
+    from bot.events import utcnow
+
+    now = utcnow()
+    tz = settings.community.tz
+    names = [s.name for s in settings.broadcasts]
+    if args.broadcast_command == "list":
+        for view in service.list_schedules(settings, now):
+            when = view.next_run.astimezone(tz).strftime("%Y-%m-%d %H:%M") if view.next_run else "—"
+            state = "" if view.enabled else "（已停用）"
+            print(f"{view.name}{state}｜{view.title}｜cron {view.cron}｜{view.season}｜下次：{when}｜"
+                  f"{len(view.groups)} 个群")
+        return 0
+    if args.name not in names:
+        print(f"没有名为 {args.name!r} 的广播计划（有：{', '.join(names)}）", file=sys.stderr)
+        return EXIT_CONFIG
+    schedule = next(s for s in settings.broadcasts if s.name == args.name)
+    if args.broadcast_command == "preview":
+        content = content_files.load(schedule.content)
+        for tip in content.tips[: args.count]:
+            print(f"[{tip.id}] {content_files.render(content, tip, settings, now)}")
+        return 0
+
+    from storage.db import create_engine, session_factory, upgrade
+
+    async def _send() -> int:
+        await upgrade(settings.storage.url)
+        engine = create_engine(settings.storage.url)
+        try:
+            return await service.send_now(session_factory(engine), settings, args.name, now)
+        finally:
+            await engine.dispose()
+
+    queued = asyncio.run(_send())
+    print(f"已排队 {queued} 条，运行中的 gridbot 会按节奏发出（夜间免打扰时段会等到早上）。")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridbot", description="社区网格助手 gridbot")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -123,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--input", default="-", help="file to read (default: stdin)")
     classify.add_argument("--config", default=None, help="add the community words of this config")
     classify.set_defaults(func=cmd_classify)
+    broadcast = sub.add_parser("broadcast", help="safety broadcasts: list, preview, send --now")
+    b_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
+    b_list = b_sub.add_parser("list", help="schedules and their next runs")
+    b_list.add_argument("--config", default="config.toml")
+    b_preview = b_sub.add_parser("preview", help="show the tips of a schedule as residents will read them")
+    b_preview.add_argument("name")
+    b_preview.add_argument("--count", type=int, default=3)
+    b_preview.add_argument("--config", default="config.toml")
+    b_send = b_sub.add_parser("send", help="queue a broadcast now (the running bot delivers it)")
+    b_send.add_argument("name")
+    b_send.add_argument("--now", action="store_true", required=True)
+    b_send.add_argument("--config", default="config.toml")
+    broadcast.set_defaults(func=cmd_broadcast)
+
     report = sub.add_parser("report", help="响应率 / 解决率 / 满意率 and counts for this week or month")
     report.add_argument("--config", default="config.toml")
     report.add_argument("--period", choices=("week", "month"), default="week")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.broadcasts.settings import DEFAULT_BROADCASTS, BroadcastGlobals, BroadcastSettings
 from bot.nlp.labels import CATEGORIES
 from bot.sla import WorkingHours
 from bot.webhooks.settings import WebhookSettings
@@ -223,6 +224,8 @@ class Settings(_Section):
     staff: tuple[StaffSettings, ...] = ()
     teams: tuple[TeamSettings, ...] = ()
     webhooks: tuple[WebhookSettings, ...] = ()
+    broadcast: BroadcastGlobals = BroadcastGlobals()
+    broadcasts: tuple[BroadcastSettings, ...] = DEFAULT_BROADCASTS
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
@@ -248,6 +251,13 @@ class Settings(_Section):
             for grid_id in member.grids:
                 if grid_id not in grid_ids:
                     problems.append(f"staff[{i}].grids: unknown grid {grid_id!r}")
+        schedule_names = [b.name for b in self.broadcasts]
+        for i, schedule in enumerate(self.broadcasts):
+            if schedule_names.index(schedule.name) != i:
+                problems.append(f"broadcasts[{i}].name: duplicate schedule {schedule.name!r}")
+            for topic in schedule.groups:
+                if topic not in topics:
+                    problems.append(f"broadcasts[{i}].groups: no [[groups]] with topic {topic!r}")
         hook_names = [w.name for w in self.webhooks]
         for i, hook in enumerate(hook_names):
             if hook_names.index(hook) != i:

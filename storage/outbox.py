@@ -16,7 +16,7 @@ CLAIM_LEASE = timedelta(minutes=2)
 
 
 async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime,
-                  channel: str = "chat", priority: int = 0) -> bool:
+                  channel: str = "chat", priority: int = 0, not_before: datetime | None = None) -> bool:
     """Queue a message once per key; False when that key was queued before."""
     return await insert_ignore(
         session,
@@ -33,7 +33,7 @@ async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: da
             "channel": channel,
             "priority": priority,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": max(now, not_before) if not_before else now,
             "last_error": "",
             "created_at": now,
         },

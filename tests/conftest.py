@@ -34,6 +34,7 @@ def make_settings(tmp_path: Path, extra_toml: str = "", **sections: dict[str, An
     env = {
         "GRIDBOT_STORAGE_URL": database_url(tmp_path),
         "GRIDBOT_OUTBOX_PER_GROUP_INTERVAL_SECONDS": "0",
+        "GRIDBOT_OUTBOX_PER_ACCOUNT_PER_MINUTE": "100000",  # pacing has its own tests
         "GRIDBOT_OUTBOX_POLL_SECONDS": "0.05",
         "GRIDBOT_WEB_PORT": "0",
     }

@@ -25,9 +25,11 @@ class Notifier:
         self.now = now
         self.queued: list[str] = []
 
-    async def send(self, key: str, message: Outgoing, *, channel: str = "chat", priority: int = 0) -> None:
+    async def send(self, key: str, message: Outgoing, *, channel: str = "chat", priority: int = 0,
+                   not_before: datetime | None = None) -> None:
         """Queue once per key (a retried or repeated event never owes a message twice)."""
-        if await outbox.enqueue(self.session, key, message, now=self.now, channel=channel, priority=priority):
+        if await outbox.enqueue(self.session, key, message, now=self.now, channel=channel, priority=priority,
+                                not_before=not_before):
             self.queued.append(key)
 
     async def to_staff(self, key: str, text: str, *, mention: Sequence[Person] = (), priority: int = 0,

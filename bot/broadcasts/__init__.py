@@ -1,0 +1,1 @@
+"""Safety broadcasts on a schedule, ad-hoc staff notices and the weekly digest."""
