@@ -1,4 +1,4 @@
-"""The `gridbot` command: run, check-config, db upgrade, classify."""
+"""The `gridbot` command: run, check-config, db upgrade, classify, report, staff."""
 
 from __future__ import annotations
 
@@ -136,6 +136,69 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """From the terminal (asked twice, not echoed) or the first line of standard input."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("新密码：")
+        if getpass.getpass("再输入一次：") != first:
+            raise ValueError("两次输入的密码不一样。")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _staff_command(settings: Settings, name: str, action) -> object:
+    """Run `action(session, person, now)` for the configured staff member `name` in one transaction."""
+    from bot.events import utcnow
+    from bot.services import accounts
+    from storage import directory
+    from storage.db import create_engine, session_factory, upgrade
+
+    async def _run():
+        await upgrade(settings.storage.url)
+        engine = create_engine(settings.storage.url)
+        try:
+            async with session_factory(engine).begin() as session:
+                await directory.sync_config(session, settings)
+                person = await accounts.staff_member(session, settings, name)
+                return await action(session, person, utcnow())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_run())
+
+
+def cmd_staff_set_password(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.services import accounts
+
+    try:
+        password = _read_password()
+        accounts.check_password_rules(password)
+        _staff_command(settings, args.name,
+                       lambda session, person, now: accounts.set_password(session, person, password, now))
+    except (ValueError, accounts.AccountError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"已设置{args.name}的工作台密码；之前登录的网页需要重新登录。")
+    return 0
+
+
+def cmd_staff_api_token(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.services import accounts
+
+    try:
+        token = _staff_command(settings, args.name, accounts.issue_api_token)
+    except accounts.AccountError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"{args.name}的 API 令牌（只显示这一次，旧令牌已作废）：", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridbot", description="社区网格助手 gridbot")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -178,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     b_send.add_argument("--config", default="config.toml")
     broadcast.set_defaults(func=cmd_broadcast)
 
+    staff = sub.add_parser("staff", help="staff console accounts: set-password, api-token")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    set_password = staff_sub.add_parser("set-password", help="set a console password (read from stdin)")
+    set_password.add_argument("name", help="the staff member's name as in [[staff]]")
+    set_password.add_argument("--config", default="config.toml")
+    set_password.set_defaults(func=cmd_staff_set_password)
+    api_token = staff_sub.add_parser("api-token", help="issue a new API token (printed once)")
+    api_token.add_argument("name", help="the staff member's name as in [[staff]]")
+    api_token.add_argument("--config", default="config.toml")
+    api_token.set_defaults(func=cmd_staff_api_token)
     report = sub.add_parser("report", help="响应率 / 解决率 / 满意率 and counts for this week or month")
     report.add_argument("--config", default="config.toml")
     report.add_argument("--period", choices=("week", "month"), default="week")

@@ -7,6 +7,7 @@ Notifier, so residents hear back exactly as when staff answer in WeChat.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import logging
 import mimetypes
@@ -273,16 +274,41 @@ async def dashboard(request: web.Request) -> web.Response:
 # -- broadcasts --------------------------------------------------------------------------------
 
 def _schedule_views(settings, now) -> list:
-    """The lead's scheduler (bot.broadcasts.schedules) if it is there; nothing otherwise."""
+    """The broadcast scheduler's view of its schedules (bot.broadcasts), if it is there; nothing otherwise."""
+    for module in ("bot.broadcasts.schedules", "bot.broadcasts.service"):
+        try:
+            list_schedules = importlib.import_module(module).list_schedules  # late: an optional part
+        except Exception:  # noqa: BLE001 - not there yet or broken: the page still shows the history
+            continue
+        try:
+            return list(list_schedules(settings, now))
+        except Exception:  # noqa: BLE001
+            log.exception("listing broadcast schedules failed")
+            return []
+    return []
+
+
+def _preview(settings, view, now) -> str:
+    """The next message of a schedule as residents will read it (best effort)."""
+    text = getattr(view, "preview", None)
+    if text:
+        return str(text)
     try:
-        from bot.broadcasts.schedules import list_schedules  # imported late: optional part
-    except Exception:  # noqa: BLE001 - not installed yet, or broken: the page still shows history
-        return []
-    try:
-        return list(list_schedules(settings, now))
-    except Exception:  # noqa: BLE001
-        log.exception("listing broadcast schedules failed")
-        return []
+        from bot.broadcasts import content as content_files
+
+        schedule = next(s for s in settings.broadcasts if s.name == view.name)
+        content = content_files.load(schedule.content)
+        return content_files.render(content, content.tips[0], settings, now)
+    except Exception:  # noqa: BLE001 - preview is a convenience
+        return ""
+
+
+def _active_text(view) -> str:
+    active = getattr(view, "active", None)
+    if isinstance(active, str) and active:
+        return active
+    enabled = getattr(view, "enabled", active)
+    return "启用" if enabled in (True, None) else "已停用"
 
 
 async def broadcasts(request: web.Request) -> web.Response:
@@ -292,12 +318,13 @@ async def broadcasts(request: web.Request) -> web.Response:
     now = console.clock()
     views = _schedule_views(settings, now)
     schedules = [{
-        "name": getattr(v, "name", ""), "cron": getattr(v, "cron", ""),
+        "name": getattr(v, "name", ""), "title": getattr(v, "title", ""), "cron": getattr(v, "cron", ""),
+        "season": getattr(v, "season", ""),
         "next_run": (local_dt(v.next_run, tz) if isinstance(getattr(v, "next_run", None), datetime)
-                     else str(getattr(v, "next_run", "") or "")),
-        "active": str(getattr(v, "active", "") or ""),
-        "preview": str(getattr(v, "preview", "") or ""),
-        "groups": ", ".join(getattr(v, "groups", ()) or ()),
+                     else str(getattr(v, "next_run", "") or "—")),
+        "active": _active_text(v),
+        "preview": _preview(settings, v, now),
+        "groups": "、".join(getattr(v, "groups", ()) or ()),
     } for v in views]
     async with console.sessions() as session:
         slots = (await session.scalars(select(BroadcastSlot).order_by(BroadcastSlot.slot_at.desc()).limit(50))).all()
