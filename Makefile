@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 GATEWAY := tests/e2e/gateway
 
-.PHONY: run test install install-test gateway-deps check-config migrate lint clean
+.PHONY: run test install install-test gateway-deps browser check-config migrate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ install-test: $(VENV)/.installed-test
 gateway-deps:
 	@if [ -f $(GATEWAY)/package-lock.json ]; then cd $(GATEWAY) && npm ci --no-audit --no-fund --loglevel=error; fi
 
+# Browser tests drive Debian's chromium (never a downloaded browser); the font draws Chinese in screenshots.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi
+
 check-config: install
 	$(BIN)/gridbot check-config --config $(CONFIG)
 
@@ -38,7 +46,7 @@ run: install
 	$(BIN)/gridbot db upgrade --config $(CONFIG)
 	$(BIN)/gridbot run --config $(CONFIG)
 
-test: install-test gateway-deps
+test: install-test gateway-deps browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

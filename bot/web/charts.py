@@ -25,7 +25,7 @@ def _empty(width: int, title: str) -> Markup:
                                    f'{FONT}>暂无数据</text>'])
 
 
-def bar_chart(items: list[tuple[str, int]], *, title: str, width: int = 560, color: str = PALETTE[0]) -> Markup:
+def bar_chart(items: list[tuple[str, int]], *, title: str, width: int = 480, color: str = PALETTE[0]) -> Markup:
     """Horizontal bars with the label on the left and the count at the end: good for categories."""
     if not items or not any(v for _, v in items):
         return _empty(width, title)
@@ -45,7 +45,7 @@ def bar_chart(items: list[tuple[str, int]], *, title: str, width: int = 560, col
     return _svg(width, height, title, body)
 
 
-def column_chart(items: list[tuple[str, int]], *, title: str, width: int = 560, height: int = 220,
+def column_chart(items: list[tuple[str, int]], *, title: str, width: int = 480, height: int = 220,
                  color: str = PALETTE[1]) -> Markup:
     """Vertical columns over time (e.g. tickets per week), labels under each column."""
     if not items:
@@ -78,7 +78,7 @@ def column_chart(items: list[tuple[str, int]], *, title: str, width: int = 560, 
 
 
 def rates_chart(series: list[tuple[str, list[tuple[str, float | None, str]]]], *, title: str,
-                width: int = 560) -> Markup:
+                width: int = 480) -> Markup:
     """Grouped percentage bars: for each rate (响应率 …) one bar per period (本周, 本月).
 
     series = [(period label, [(rate name, value 0..1 or None, detail), ...]), ...]
