@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from bot.nlp.classifier import Classifier
 from bot.jobs.clocks import check_clocks
 from bot.outbox import OutboxSender
 from bot.scheduler import Job, Scheduler
+from bot.spool import Spool
 from bot.transports.base import Transport
 from bot.transports.sandbox import SandboxTransport
 from bot.web.app import create_web_app
@@ -73,7 +75,8 @@ class GridBot:
                                    webhooks={w.name: w for w in settings.webhooks},
                                    webhook_client=self.webhook_client, clock=self.clock)
         self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
-                                     routers=ROUTERS, on_queued=self.sender.wake, clock=self.clock)
+                                     routers=ROUTERS, on_queued=self.sender.wake, clock=self.clock,
+                                     spool=Spool(Path(settings.storage.data_dir) / "inbox-spool.jsonl"))
         recovered = await self.dispatcher.recover()
         if recovered:
             log.info("processed %d messages left over from the last run", recovered)
@@ -139,6 +142,8 @@ class GridBot:
             await self._runner.cleanup()
             self._runner = None
         await self.transport.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.close()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.sender is not None:

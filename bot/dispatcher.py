@@ -1,8 +1,15 @@
-"""One entry point for every incoming message: store it, then process it exactly once."""
+"""One entry point for every incoming message: store it, then process it exactly once.
+
+Messages that arrive together are handled in small batches (one transaction to store them,
+one to process them), which keeps a flood cheap; a batch that fails is retried one message at
+a time so that one bad message cannot hold up the others. If the database is unreachable the
+messages wait in memory and in a spool file, and are written when it is back.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from datetime import datetime
 from typing import Callable
@@ -13,12 +20,16 @@ from bot.config import Settings
 from bot.events import IncomingMessage, utcnow
 from bot.nlp.classifier import Classifier
 from bot.router import Context, Router
+from bot.spool import Spool, is_database_down, sanitize
 from storage import directory, inbox
+from storage.models import Group, Person
 
 log = logging.getLogger(__name__)
 
 # A message that keeps failing is set aside after this many tries (it stays in the inbox).
 MAX_ATTEMPTS = 5
+BATCH = 100
+RETRY_MAX_SECONDS = 30
 
 
 class Dispatcher:
@@ -31,6 +42,7 @@ class Dispatcher:
         routers: list[Router],
         on_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        spool: Spool | None = None,
     ):
         self.sessions = sessions
         self.settings = settings
@@ -38,20 +50,30 @@ class Dispatcher:
         self.routers = routers
         self.on_queued = on_queued  # wakes the outbox sender
         self.clock = clock  # tests freeze it
-        self._lock = asyncio.Lock()
+        self.spool = spool
+        self._pending: collections.deque[tuple[IncomingMessage, asyncio.Future]] = collections.deque()
+        self._worker: asyncio.Task | None = None
         self._ignored_rooms: set[str] = set()
+        self.processed = 0
 
+    # -- entry points ---------------------------------------------------------------------
     async def feed(self, message: IncomingMessage) -> None:
-        """Store the message (so a crash cannot lose it), then process it once."""
+        """Store the message (so a crash cannot lose it), then process it once; returns when done."""
         if not self._is_configured(message):
             return
-        now = self.clock()
-        async with self.sessions.begin() as session:
-            await inbox.store(session, message, now)
-        await self._process(message)
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((sanitize(message), done))
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="dispatcher")
+        await asyncio.shield(done)
 
     async def recover(self) -> int:
-        """Process messages stored before a crash but never finished; returns how many."""
+        """Process messages stored (or spooled) before a crash but never finished; returns how many."""
+        if self.spool is not None:
+            spooled = self.spool.read()
+            if spooled:
+                await self._store(spooled)
+                self.spool.clear()
         count = 0
         while True:
             async with self.sessions() as session:
@@ -59,9 +81,54 @@ class Dispatcher:
                 pending = [inbox.from_payload(r.payload) for r in rows]
             if not pending:
                 return count
-            for message in pending:
-                await self._process(message)
-                count += 1
+            await self._process_batch(pending)
+            count += len(pending)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+
+    # -- the worker ------------------------------------------------------------------------
+    async def _work(self) -> None:
+        delay = 0.5
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            messages = [m for m, _ in batch]
+            try:
+                await self._store(messages)
+            except Exception as exc:
+                if not is_database_down(exc):
+                    log.exception("could not store %d messages; dropped", len(messages))
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+                    continue
+                # Keep them (in order) and on disk, and try again: the bot keeps receiving meanwhile.
+                self._pending.extendleft(reversed(batch))
+                if self.spool is not None:
+                    self.spool.add(messages)
+                log.warning("database unavailable (%s); %d messages waiting, retrying in %.0f s",
+                            type(exc).__name__, len(self._pending), delay)
+                await asyncio.sleep(delay)
+                delay = min(RETRY_MAX_SECONDS, delay * 2)
+                continue
+            delay = 0.5
+            if self.spool is not None and not self._pending:
+                self.spool.clear()
+            await self._process_batch(messages)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+        self._worker = None  # no await since the loop test: a new feed() starts a new worker
+
+    async def _store(self, messages: list[IncomingMessage]) -> None:
+        async with self.sessions.begin() as session:
+            await inbox.store_many(session, messages, self.clock())
 
     def _is_configured(self, message: IncomingMessage) -> bool:
         if not message.is_group:
@@ -74,40 +141,85 @@ class Dispatcher:
             log.info("ignoring messages from unconfigured group %r (%s)", message.room_topic, message.room_id)
         return False
 
-    async def _process(self, message: IncomingMessage) -> None:
-        async with self._lock:
-            try:
-                queued = await self._process_once(message)
-            except Exception:
-                log.exception("failed to process message %s", message.message_id)
-                async with self.sessions.begin() as session:
-                    await inbox.record_failure(session, message.message_id, max_attempts=MAX_ATTEMPTS)
-                return
+    # -- processing --------------------------------------------------------------------------
+    async def _process_batch(self, messages: list[IncomingMessage]) -> None:
+        """All in one transaction; if anything fails, again one message at a time."""
+        try:
+            queued = await self._process_together(messages)
+        except Exception as exc:
+            if is_database_down(exc):
+                log.warning("database unavailable while processing; the inbox keeps the messages")
+                return  # stored as received: the recovery job picks them up
+            log.warning("a batch of %d failed (%r); processing one by one", len(messages), exc)
+            queued = False
+            for message in messages:
+                queued |= await self._process_alone(message)
         if queued:
             self.on_queued()
 
-    async def _process_once(self, message: IncomingMessage) -> bool:
-        """Run the handlers and mark the message processed in one transaction."""
+    async def _process_together(self, messages: list[IncomingMessage]) -> bool:
         now = self.clock()
+        queued = False
         async with self.sessions.begin() as session:
-            row = await inbox.claim_for_processing(session, message.message_id)
-            if row is None:
-                return False  # processed already (or by another instance)
-            ctx = Context(message=message, session=session, settings=self.settings,
-                          classifier=self.classifier, now=now)
-            if message.room_topic is not None:
-                ctx.group = await directory.group_by_topic(session, message.room_topic)
-            # Staff are recognised by name only where only staff are: the staff group.
-            ctx.sender = await directory.person_for_chat(
-                session, message.talker_id, message.talker_name,
-                match_staff_by_name=ctx.group is not None and ctx.group.role == "staff")
-            await self._run_handlers(ctx)
-            await inbox.mark_processed(session, row, now)
-            return bool(ctx.notify.queued)
+            todo = await inbox.claim_many(session, [m.message_id for m in messages])
+            cache = _Lookups(session)
+            done: list[str] = []
+            for message in messages:
+                if message.message_id not in todo or message.message_id in done:
+                    continue  # processed already, by us or another instance
+                queued |= await self._handle(session, cache, message, now)
+                done.append(message.message_id)
+            await inbox.mark_processed_many(session, done, now)
+        self.processed += len(done)
+        return queued
 
-    async def _run_handlers(self, ctx: Context) -> None:
+    async def _process_alone(self, message: IncomingMessage) -> bool:
+        try:
+            return await self._process_together([message])
+        except Exception as exc:
+            log.exception("failed to process message %s", message.message_id)
+            if is_database_down(exc):
+                return False
+            try:
+                async with self.sessions.begin() as session:
+                    await inbox.record_failure(session, message.message_id, max_attempts=MAX_ATTEMPTS)
+            except Exception:
+                log.exception("could not record the failure of %s", message.message_id)
+            return False
+
+    async def _handle(self, session: AsyncSession, cache: "_Lookups", message: IncomingMessage,
+                      now: datetime) -> bool:
+        ctx = Context(message=message, session=session, settings=self.settings, classifier=self.classifier,
+                      now=now)
+        if message.room_topic is not None:
+            ctx.group = await cache.group(message.room_topic)
+        # Staff are recognised by name only where only staff are: the staff group.
+        ctx.sender = await cache.person(message, staff_group=ctx.group is not None and ctx.group.role == "staff")
         for router in self.routers:
             for route in router.routes:
                 if route.matches(ctx):
                     await route.handler(ctx)
-                    return
+                    return bool(ctx.notify.queued)
+        return False
+
+
+class _Lookups:
+    """Groups and people looked up once per batch."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self._groups: dict[str, Group | None] = {}
+        self._people: dict[str, Person] = {}
+
+    async def group(self, topic: str) -> Group | None:
+        if topic not in self._groups:
+            self._groups[topic] = await directory.group_by_topic(self.session, topic)
+        return self._groups[topic]
+
+    async def person(self, message: IncomingMessage, *, staff_group: bool) -> Person:
+        person = self._people.get(message.talker_id)
+        if person is None or (staff_group and person.role == "resident"):
+            person = await directory.person_for_chat(self.session, message.talker_id, message.talker_name,
+                                                     match_staff_by_name=staff_group)
+            self._people[message.talker_id] = person
+        return person

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import IncomingMessage
@@ -42,6 +43,40 @@ async def store(session: AsyncSession, message: IncomingMessage, now: datetime) 
         },
         ["message_id"],
     )
+
+
+async def store_many(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> None:
+    """Record a batch in one statement; ids seen before are left alone."""
+    if not messages:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module = postgresql if dialect == "postgresql" else sqlite
+    rows = [{"message_id": m.message_id, "payload": to_payload(m), "status": "received", "attempts": 0,
+             "received_at": now} for m in messages]
+    await session.execute(module.insert(InboxMessage).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+
+
+async def claim_many(session: AsyncSession, message_ids: list[str]) -> set[str]:
+    """Inside the processing transaction: which of these still need processing (locked on PostgreSQL)."""
+    rows = await session.scalars(
+        select(InboxMessage.message_id)
+        .where(InboxMessage.message_id.in_(message_ids), InboxMessage.status == "received")
+        .with_for_update(skip_locked=True)  # another instance is already on them
+    )
+    return set(rows.all())
+
+
+async def mark_processed_many(session: AsyncSession, message_ids: list[str], now: datetime) -> None:
+    if message_ids:
+        await session.execute(update(InboxMessage).where(InboxMessage.message_id.in_(message_ids))
+                              .values(status="processed", processed_at=now))
+
+
+async def purge_processed(session: AsyncSession, before: datetime) -> int:
+    """Messages are kept only as long as de-duplication needs them (tickets keep their own text)."""
+    result = await session.execute(delete(InboxMessage).where(InboxMessage.status == "processed",
+                                                              InboxMessage.received_at < before))
+    return result.rowcount or 0
 
 
 async def claim_for_processing(session: AsyncSession, message_id: str) -> InboxMessage | None:
