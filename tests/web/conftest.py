@@ -13,7 +13,7 @@ from bot.services import accounts
 from bot.web.app import create_web_app
 from bot.web.keys import ConsoleDeps
 from bot.web.security import LoginLimiter
-from storage.models import Ticket
+from storage.models import StaffCredential, Ticket
 from tests.conftest import RESIDENT_GROUP, FakeTransport, make_settings, resident_message
 
 # One more worker who is only in a team (no grid), to show team visibility.
@@ -38,14 +38,20 @@ def settings(tmp_path):
     return make_settings(tmp_path, TEAM_TOML, storage={"data_dir": tmp_path / "data"})
 
 
+@pytest.fixture(scope="session")
+def password_hashes() -> dict[str, str]:
+    """argon2id is slow on purpose: hash each test password once per run."""
+    return {name: accounts.hash_password(password) for name, password in PASSWORDS.items()}
+
+
 @pytest.fixture
-async def web_bot(settings, classifier, reset_database):
+async def web_bot(settings, classifier, reset_database, password_hashes):
     bot = GridBot(settings, transport=FakeTransport(), classifier=classifier)
     await bot.start(web_server=False)
     async with bot.sessions.begin() as session:
-        for name, password in PASSWORDS.items():
+        for name, password_hash in password_hashes.items():
             person = await accounts.staff_member(session, settings, name)
-            await accounts.set_password(session, person, password, utcnow())
+            session.add(StaffCredential(person_id=person.id, password_hash=password_hash, updated_at=utcnow()))
     yield bot
     await bot.stop()
 
