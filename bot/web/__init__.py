@@ -1,1 +1,1 @@
-"""The aiohttp web server: the sandbox chat page now, the staff console later."""
+"""The aiohttp web server: the sandbox chat page, the staff console, its JSON/Open311 API, health and metrics."""

@@ -148,3 +148,26 @@ async def test_pages_are_usable_on_a_phone(client, web_bot):
         assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing from outside
     css = await (await client.get("/static/console.css")).text()
     assert "@media (max-width: 760px)" in css
+
+
+async def test_photos_are_served_only_from_the_data_folder(client, web_bot, settings, tmp_path):
+    from storage.models import Attachment
+
+    number = await report(web_bot, "3号楼2单元电梯坏了，麻烦尽快修一下")
+    inside = tmp_path / "data" / "attachments" / "p1.jpg"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    inside.write_bytes(b"\xff\xd8\xff\xe0fake-jpeg")
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(b"not yours")
+    async with web_bot.sessions.begin() as session:
+        session.add(Attachment(ticket_id=number, message_id="m1", path=str(inside), size=12, created_at=utcnow()))
+        session.add(Attachment(ticket_id=number, message_id="m2", path=str(outside), size=9, created_at=utcnow()))
+    await login(client, "张敏")
+    html = await (await client.get(f"/tickets/{number}")).text()
+    assert "照片（2）" in html and f'src="/tickets/{number}/photos/1"' in html
+    photo = await client.get(f"/tickets/{number}/photos/1")
+    assert photo.status == 200 and photo.content_type == "image/jpeg" and await photo.read() == inside.read_bytes()
+    assert (await client.get(f"/tickets/{number}/photos/2")).status == 404
+    assert (await client.get(f"/tickets/{number + 1}/photos/1")).status == 404
+    await login(client, "李强")  # another grid: not even the photo
+    assert (await client.get(f"/tickets/{number}/photos/1")).status == 404
