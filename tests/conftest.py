@@ -134,7 +134,8 @@ class Clock:
     """A frozen, hand-moved clock for SLA and schedule tests."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
+        # Tuesday 10:00 in Shanghai: a working day, away from the Monday 09:00 digest.
+        self.now = start or datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
 
     def __call__(self) -> datetime:
         return self.now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from bot.app import GridBot
@@ -87,7 +89,7 @@ async def test_no_rating_in_three_days_counts_as_no_feedback(bot, clock):
 async def test_office_hours_move_the_deadline(tmp_path, classifier, clock, reset_database):
     settings = make_settings(tmp_path, sla={"working_hours": "08:30-17:30", "urgent": "2"})
     # Friday 17:00 in Shanghai.
-    clock.now = clock.now.replace(day=27, hour=9, minute=0)
+    clock.now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
     bot = await start(settings, classifier, clock)
     try:
         await resident_says(bot, "3号楼停水了，一滴水都没有，麻烦赶紧处理")

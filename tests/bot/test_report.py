@@ -60,7 +60,7 @@ def test_period_bounds_are_local_weeks_and_months(settings, clock):
     start, end = stats.period_bounds("week", clock.now, settings.community.tz)
     assert start.isoformat() == "2026-11-30T00:00:00+08:00" and end == clock.now
     start, end = stats.period_bounds("month", clock.now, settings.community.tz, previous=True)
-    assert (start.isoformat(), end.isoformat()) == ("2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00")
+    assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00+08:00", "2026-12-01T00:00:00+08:00")
 
 
 async def test_report_command_prints_the_three_rates(bot, settings):  # real clock: the CLI reports "now"
