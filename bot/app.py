@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.broadcasts import service as broadcast_service
 from bot.config import Settings
@@ -19,7 +20,8 @@ from bot.nlp.classifier import Classifier
 from bot.jobs.clocks import check_clocks
 from bot.outbox import OutboxSender
 from bot.scheduler import Job, Scheduler
-from bot.spool import Spool
+from bot.services import retention
+from bot.spool import Spool, is_database_down
 from bot.transports.base import Transport
 from bot.transports.sandbox import SandboxTransport
 from bot.web.app import create_web_app
@@ -99,7 +101,17 @@ class GridBot:
             if await broadcast_service.sweep(self.sessions, settings, now):
                 self.sender.wake()
 
+        async def recover_inbox(now):
+            # Messages stored but left unprocessed by a database hiccup mid-run.
+            await self.dispatcher.recover()
+
+        async def trim_data(now):
+            async with self.sessions.begin() as session:
+                await retention.trim(session, settings, now)
+
         scheduler.add(Job("sla-clocks", sla_clocks, every=settings.sla.check_seconds))
+        scheduler.add(Job("inbox-recovery", recover_inbox, every=60))
+        scheduler.add(Job("retention-trim", trim_data, every=3600))
         scheduler.add(Job("broadcasts", broadcasts, every=settings.broadcast.check_seconds))
         return scheduler
 
@@ -156,6 +168,26 @@ class GridBot:
             self.engine = None
 
 
+async def wait_for_database(url: str, stop: asyncio.Event) -> bool:
+    """Migrate, retrying while the database is unreachable; False when asked to stop meanwhile."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await db.upgrade(url)
+            return True
+        except Exception as exc:
+            if not is_database_down(exc):
+                raise
+            log.error("数据库连接不上 / database unreachable (%s): %s: %s — retrying in %.0f s",
+                      make_url(url).render_as_string(hide_password=True), type(exc).__name__, exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        delay = min(30.0, delay * 2)
+    return False
+
+
 async def run_forever(settings: Settings) -> None:
     """`gridbot run`: start, print where the sandbox is, stop cleanly on SIGTERM/SIGINT."""
     bot = GridBot(settings)
@@ -163,7 +195,9 @@ async def run_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await bot.start()
+    if not await wait_for_database(settings.storage.url, stop):
+        return
+    await bot.start(migrate=False)
     try:
         if isinstance(bot.transport, SandboxTransport) and settings.sandbox.enabled:
             print(f"gridbot 已启动。模拟群聊（sandbox）：{bot.base_url}/sandbox", flush=True)

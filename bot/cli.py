@@ -199,6 +199,26 @@ def cmd_staff_api_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    from bot.events import utcnow
+    from bot.services import retention
+    from storage.db import create_engine, session_factory, upgrade
+
+    async def _purge():
+        await upgrade(settings.storage.url)
+        engine = create_engine(settings.storage.url)
+        try:
+            async with session_factory(engine).begin() as session:
+                return await retention.purge(session, settings, utcnow(), dry_run=args.dry_run)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(_purge())
+    print(("（试运行，未改动）" if args.dry_run else "") + str(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridbot", description="社区网格助手 gridbot")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -251,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     api_token.add_argument("name", help="the staff member's name as in [[staff]]")
     api_token.add_argument("--config", default="config.toml")
     api_token.set_defaults(func=cmd_staff_api_token)
+    purge = sub.add_parser("purge", help="delete or anonymise data older than [retention]")
+    purge.add_argument("--config", default="config.toml")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would go")
+    purge.set_defaults(func=cmd_purge)
+
     report = sub.add_parser("report", help="响应率 / 解决率 / 满意率 and counts for this week or month")
     report.add_argument("--config", default="config.toml")
     report.add_argument("--period", choices=("week", "month"), default="week")

@@ -167,6 +167,14 @@ class HotlineSettings(_Section):
     gas: str = ""  # the local gas company's repair line, e.g. 96777; empty = 「燃气公司抢修电话」
 
 
+class RetentionSettings(_Section):
+    """Keep personal data only as long as needed (gridbot purge; the inbox is trimmed hourly)."""
+
+    inbox_hours: float = Field(default=24, gt=0)  # messages that are not tickets: the de-duplication window
+    outbox_days: float = Field(default=30, gt=0)  # what the bot sent
+    ticket_days: float = Field(default=730, gt=0)  # closed tickets are anonymised after this
+
+
 class ResidentSettings(_Section):
     reply_privately: bool = False  # answer residents in a private chat instead of their group
 
@@ -219,6 +227,7 @@ class Settings(_Section):
     duplicates: DuplicateSettings = DuplicateSettings()
     hotlines: HotlineSettings = HotlineSettings()
     residents: ResidentSettings = ResidentSettings()
+    retention: RetentionSettings = RetentionSettings()
     grids: tuple[GridSettings, ...] = ()
     groups: tuple[GroupSettings, ...] = ()
     staff: tuple[StaffSettings, ...] = ()

@@ -54,6 +54,8 @@ class Dispatcher:
         self._pending: collections.deque[tuple[IncomingMessage, asyncio.Future]] = collections.deque()
         self._worker: asyncio.Task | None = None
         self._ignored_rooms: set[str] = set()
+        # One batch at a time in this process (SQLite has no row locks; PostgreSQL also uses SKIP LOCKED).
+        self._processing = asyncio.Lock()
         self.processed = 0
 
     # -- entry points ---------------------------------------------------------------------
@@ -143,6 +145,10 @@ class Dispatcher:
 
     # -- processing --------------------------------------------------------------------------
     async def _process_batch(self, messages: list[IncomingMessage]) -> None:
+        async with self._processing:
+            await self._process_batch_locked(messages)
+
+    async def _process_batch_locked(self, messages: list[IncomingMessage]) -> None:
         """All in one transaction; if anything fails, again one message at a time."""
         try:
             queued = await self._process_together(messages)

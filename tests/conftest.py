@@ -33,6 +33,7 @@ def make_settings(tmp_path: Path, extra_toml: str = "", **sections: dict[str, An
         config.write_text((ROOT / "config.toml").read_text(encoding="utf-8") + "\n" + extra_toml, encoding="utf-8")
     env = {
         "GRIDBOT_STORAGE_URL": database_url(tmp_path),
+        "GRIDBOT_STORAGE_DATA_DIR": str(tmp_path / "data"),
         "GRIDBOT_OUTBOX_PER_GROUP_INTERVAL_SECONDS": "0",
         "GRIDBOT_OUTBOX_PER_ACCOUNT_PER_MINUTE": "100000",  # pacing has its own tests
         "GRIDBOT_OUTBOX_POLL_SECONDS": "0.05",
