@@ -75,7 +75,8 @@ class GridBot:
         await self.webhook_client.start()
         self.sender = OutboxSender(self.sessions, self.transport, settings.outbox,
                                    webhooks={w.name: w for w in settings.webhooks},
-                                   webhook_client=self.webhook_client, clock=self.clock)
+                                   webhook_client=self.webhook_client, clock=self.clock,
+                                   account=settings.transport.account)
         self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
                                      routers=ROUTERS, on_queued=self.sender.wake, clock=self.clock,
                                      spool=Spool(Path(settings.storage.data_dir) / "inbox-spool.jsonl"))

@@ -76,6 +76,8 @@ class StorageSettings(_Section):
 
 class TransportSettings(_Section):
     kind: Literal["sandbox", "wechaty"] = "sandbox"
+    # Name of this bot's account when several instances share one database (PostgreSQL).
+    account: str = Field(default="default", min_length=1, max_length=100)
     endpoint: str = ""
     token: str = ""
     heartbeat_seconds: float = Field(default=15, gt=0)  # ding/dong liveness probe interval

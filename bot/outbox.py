@@ -69,8 +69,9 @@ WEBHOOK_PREFIX = "webhook:"
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], transport: Transport, settings: OutboxSettings,
                  webhooks: dict[str, WebhookSettings] | None = None, webhook_client: WebhookClient | None = None,
-                 clock=utcnow):
+                 clock=utcnow, account: str = "default"):
         self.sessions = sessions
+        self.account = account
         self.clock = clock
         self.transport = transport
         self.settings = settings
@@ -117,7 +118,7 @@ class OutboxSender:
     async def drain_once(self) -> float:
         """Send whatever may go now; return how long to sleep before looking again."""
         async with self.sessions() as session:
-            rows = await outbox.due(session, self.clock())
+            rows = await outbox.due(session, self.clock(), account=self.account)
         soonest = self.settings.poll_seconds
         busy: set[str] = set()
         chat_up = self.transport.connected

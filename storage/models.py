@@ -165,6 +165,8 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
     # chat = the WeChat/sandbox transport; webhook:<name> = a staff robot from [[webhooks]].
     channel: Mapped[str] = mapped_column(String(100), default="chat")
+    # Several bot instances (one WeChat account each) may share a database: each sends its own rows.
+    account: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
     priority: Mapped[int] = mapped_column(default=0)  # emergencies jump the queue
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

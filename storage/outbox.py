@@ -16,7 +16,8 @@ CLAIM_LEASE = timedelta(minutes=2)
 
 
 async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime,
-                  channel: str = "chat", priority: int = 0, not_before: datetime | None = None) -> bool:
+                  channel: str = "chat", priority: int = 0, not_before: datetime | None = None,
+                  account: str = "default") -> bool:
     """Queue a message once per key; False when that key was queued before."""
     return await insert_ignore(
         session,
@@ -31,6 +32,7 @@ async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: da
             "mention_names": list(message.mention_names),
             "status": "pending",
             "channel": channel,
+            "account": account,
             "priority": priority,
             "attempts": 0,
             "next_attempt_at": max(now, not_before) if not_before else now,
@@ -48,10 +50,10 @@ def _claimable(now: datetime):
     )
 
 
-async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[OutboxMessage]:
+async def due(session: AsyncSession, now: datetime, limit: int = 200, account: str = "default") -> list[OutboxMessage]:
     rows = await session.scalars(
         select(OutboxMessage)
-        .where(_claimable(now))
+        .where(_claimable(now), OutboxMessage.account == account)
         .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
         .limit(limit)
     )
@@ -94,10 +96,8 @@ async def release(session: AsyncSession, row_id: int, *, retry_at: datetime, err
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
 
 
-async def depth(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
-        )
-        or 0
-    )
+async def depth(session: AsyncSession, account: str | None = None) -> int:
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+    if account is not None:
+        query = query.where(OutboxMessage.account == account)
+    return int(await session.scalar(query) or 0)

@@ -32,6 +32,12 @@ def targets(settings: Settings, schedule: BroadcastSettings) -> list[str]:
     return [g.topic for g in settings.groups if g.role == "residents"]
 
 
+def slot_key(settings: Settings, name: str) -> str:
+    """Instances of different accounts each send their own schedules; one account's instances share them."""
+    account = settings.transport.account
+    return name if account == "default" else f"{account}:{name}"
+
+
 async def claim_slot(session: AsyncSession, schedule: str, slot: datetime, now: datetime, status: str,
                      detail: str = "") -> BroadcastSlot | None:
     """The one instance that inserts the (schedule, slot) row owns it; everyone else gets None."""
@@ -88,7 +94,7 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], settings: Settings, 
     for schedule in active_schedules(settings):
         async with sessions() as session:
             seen = set((await session.scalars(select(BroadcastSlot.slot_at).where(
-                BroadcastSlot.schedule == schedule.name, BroadcastSlot.slot_at > since))).all())
+                BroadcastSlot.schedule == slot_key(settings, schedule.name), BroadcastSlot.slot_at > since))).all())
         for slot in slots_between(schedule, since, now, tz):
             if slot in seen:
                 continue
@@ -97,7 +103,8 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], settings: Settings, 
                 continue
             late = now - due > grace
             async with sessions.begin() as session:
-                row = await claim_slot(session, schedule.name, slot, now, "skipped" if late else "queued",
+                row = await claim_slot(session, slot_key(settings, schedule.name), slot, now,
+                                       "skipped" if late else "queued",
                                        "missed while the bot was down" if late else "")
                 if row is None:
                     continue  # another instance has it
@@ -117,7 +124,7 @@ async def send_now(sessions: async_sessionmaker[AsyncSession], settings: Setting
     if schedule is None:
         raise KeyError(name)
     async with sessions.begin() as session:
-        row = await claim_slot(session, name, now, now, "queued", "manual")
+        row = await claim_slot(session, slot_key(settings, name), now, now, "queued", "manual")
         return await queue_slot(session, settings, schedule, row, now) if row else 0
 
 
@@ -133,7 +140,7 @@ async def _digest(sessions, settings: Settings, now: datetime, since: datetime, 
         if now - slot > grace:
             continue
         async with sessions.begin() as session:
-            row = await claim_slot(session, DIGEST, slot, now, "queued")
+            row = await claim_slot(session, slot_key(settings, DIGEST), slot, now, "queued")
             if row is None:
                 continue
             start, end = stats.period_bounds("week", slot, tz, previous=True)

@@ -29,7 +29,7 @@ class Notifier:
                    not_before: datetime | None = None) -> None:
         """Queue once per key (a retried or repeated event never owes a message twice)."""
         if await outbox.enqueue(self.session, key, message, now=self.now, channel=channel, priority=priority,
-                                not_before=not_before):
+                                not_before=not_before, account=self.settings.transport.account):
             self.queued.append(key)
 
     async def to_staff(self, key: str, text: str, *, mention: Sequence[Person] = (), priority: int = 0,

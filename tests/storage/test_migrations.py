@@ -32,8 +32,8 @@ async def test_upgrade_downgrade_upgrade(tmp_path, reset_database):
 
 async def test_each_step_down_and_up(tmp_path, reset_database):
     url = database_url(tmp_path)
-    for revision in ("0001", "0002", "0003", "0004"):
+    for revision in ("0001", "0002", "0003", "0004", "0005"):
         await asyncio.to_thread(upgrade_sync, url, revision)
-    for revision in ("0003", "0002", "0001", "base"):
+    for revision in ("0004", "0003", "0002", "0001", "base"):
         await asyncio.to_thread(downgrade_sync, url, revision)
     await asyncio.to_thread(upgrade_sync, url)
