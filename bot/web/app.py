@@ -59,7 +59,7 @@ def create_web_app(*, community: str, health: HealthProbe, sandbox_transport: Sa
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)
-    app.router.add_get("/metrics", metrics.metrics)
+    metrics.setup(app, console)
     pages.setup(app)
     api.setup(app)
     open311.setup(app)

@@ -25,6 +25,7 @@ class ConsoleDeps:
     clock: Callable[[], datetime] = field(default=None)  # type: ignore[assignment]
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     connected: Callable[[], bool] = lambda: True  # is the chat transport up (for /metrics)
+    metrics_lag_seconds: float = 1.0  # /metrics counts rows stamped at least this long ago
 
     def __post_init__(self) -> None:
         if self.clock is None:

@@ -1,7 +1,10 @@
 """/metrics in the Prometheus text format (prometheus-client).
 
-The numbers are read from the database at each scrape, so they are the same whichever process
-is asked and they survive restarts (counters never go down: inbox and outbox rows are kept).
+Everything is read from the database at each scrape, so it counts what every process did.
+Old inbox and outbox rows are deleted by retention, so the counters are not row counts: each
+scrape adds the rows that arrived (received_at) or were delivered (sent_at) since the previous
+scrape, starting when this web server started. Like any Prometheus counter they start again
+from zero after a restart, and rate()/increase() handle that.
 
 - gridbot_messages_received_total           messages stored in the inbox
 - gridbot_inbox_messages{status}           inbox rows by state (received, processed, failed)
@@ -17,6 +20,10 @@ is asked and they survive restarts (counters never go down: inbox and outbox row
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -87,13 +94,24 @@ class _Snapshot:
         yield connected
 
 
-async def gather(console: ConsoleDeps) -> dict:
+class MetricsState:
+    """The running totals behind the counters, moved forward by each scrape."""
+
+    def __init__(self, since: datetime, lag_seconds: float = 1.0):
+        self.since = since
+        self.watermark = since  # rows stamped up to here are counted
+        self.lag = timedelta(seconds=lag_seconds)  # let transactions stamped just now commit first
+        self.totals: Counter = Counter()
+        self.failure_sums: dict[str, int] = {}
+        self.lock = asyncio.Lock()
+
+
+async def gather(console: ConsoleDeps, state: MetricsState) -> dict:
     now = console.clock()
     numbers: dict = {"connected": console.connected()}
-    async with console.sessions() as session:
+    async with state.lock, console.sessions() as session:
         numbers["inbox"] = dict((await session.execute(
             select(InboxMessage.status, func.count()).group_by(InboxMessage.status))).all())
-        numbers["inbox_total"] = sum(numbers["inbox"].values())
         numbers["tickets"] = dict((await session.execute(
             select(Ticket.status, func.count()).group_by(Ticket.status))).all())
         numbers["overdue"] = int(await session.scalar(
@@ -101,31 +119,54 @@ async def gather(console: ConsoleDeps) -> dict:
             .where(Ticket.status.in_(("open", "in_progress")), Ticket.due_at <= now)) or 0)
         numbers["outbox"] = dict((await session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all())
-        sent = OutboxMessage.status == "sent"
-        # A row's attempts minus its one successful or current attempt are the failures.
+        upto = now - state.lag
+        if upto > state.watermark:
+            state.totals["received"] += int(await session.scalar(
+                select(func.count()).select_from(InboxMessage)
+                .where(InboxMessage.received_at > state.watermark, InboxMessage.received_at <= upto)) or 0)
+            delivered = (OutboxMessage.sent_at > state.watermark) & (OutboxMessage.sent_at <= upto)
+            rows = (await session.execute(
+                select(OutboxMessage.channel, func.count(),
+                       func.sum(case((_ALERT, 1), else_=0)), func.sum(case((_BROADCAST, 1), else_=0)))
+                .where(OutboxMessage.status == "sent", delivered).group_by(OutboxMessage.channel))).all()
+            for channel, sent_n, alerts_n, broadcasts_n in rows:
+                kind = _channel(channel)
+                state.totals[f"sent:{kind}"] += int(sent_n or 0)
+                state.totals[f"alerts:{kind}"] += int(alerts_n or 0)
+                state.totals["broadcasts"] += int(broadcasts_n or 0)
+            state.watermark = upto
+        # Failed attempts have no time of their own: a row's attempts minus its one successful (or
+        # current) attempt, over the rows made since start; what retention deletes is not taken back.
         failures = func.sum(OutboxMessage.attempts - case(
             (OutboxMessage.status.in_(("sent", "sending")), 1), else_=0))
-        rows = (await session.execute(
-            select(OutboxMessage.channel,
-                   func.sum(case((sent, 1), else_=0)),
-                   func.sum(case((sent & _ALERT, 1), else_=0)),
-                   func.sum(case((sent & _BROADCAST, 1), else_=0)),
-                   failures)
-            .group_by(OutboxMessage.channel))).all()
-    numbers["sent"], numbers["alerts"], numbers["failures"] = {}, {}, {}
-    numbers["broadcasts"] = 0
-    for channel, sent_n, alerts_n, broadcasts_n, failures_n in rows:
-        kind = _channel(channel)
-        numbers["sent"][kind] = numbers["sent"].get(kind, 0) + int(sent_n or 0)
-        numbers["alerts"][kind] = numbers["alerts"].get(kind, 0) + int(alerts_n or 0)
-        numbers["failures"][kind] = numbers["failures"].get(kind, 0) + max(0, int(failures_n or 0))
-        numbers["broadcasts"] += int(broadcasts_n or 0)
+        sums = dict((await session.execute(
+            select(OutboxMessage.channel, failures).where(OutboxMessage.created_at >= state.since)
+            .group_by(OutboxMessage.channel))).all())
+        for channel, value in sums.items():
+            value = max(0, int(value or 0))
+            grew = value - state.failure_sums.get(channel, 0)
+            if grew > 0:
+                state.totals[f"failures:{_channel(channel)}"] += grew
+            state.failure_sums[channel] = value
+    totals = state.totals
+    numbers["inbox_total"] = totals["received"]
+    numbers["broadcasts"] = totals["broadcasts"]
+    for key in ("sent", "alerts", "failures"):
+        numbers[key] = {kind: totals[f"{key}:{kind}"] for kind in ("chat", "webhook")}
     return numbers
 
 
 async def metrics(request: web.Request) -> web.Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(await gather(request.app[CONSOLE_KEY])))
+    registry.register(_Snapshot(await gather(request.app[CONSOLE_KEY], request.app[METRICS_STATE_KEY])))
     response = web.Response(body=generate_latest(registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
+
+
+METRICS_STATE_KEY = web.AppKey("metrics_state", MetricsState)
+
+
+def setup(app: web.Application, console: ConsoleDeps) -> None:
+    app[METRICS_STATE_KEY] = MetricsState(console.clock(), lag_seconds=console.metrics_lag_seconds)
+    app.router.add_get("/metrics", metrics)

@@ -59,7 +59,8 @@ async def web_bot(settings, classifier, reset_database, password_hashes):
 @pytest.fixture
 def console_deps(web_bot, settings) -> ConsoleDeps:
     return ConsoleDeps(settings=settings, sessions=web_bot.sessions, secret_key=b"k" * 32, wake=web_bot.sender.wake,
-                       clock=web_bot.clock, limiter=LoginLimiter(), connected=lambda: web_bot.transport.connected)
+                       clock=web_bot.clock, limiter=LoginLimiter(), connected=lambda: web_bot.transport.connected,
+                       metrics_lag_seconds=0)
 
 
 @pytest.fixture

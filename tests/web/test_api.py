@@ -116,3 +116,30 @@ async def test_healthz(client):
     response = await client.get("/healthz")
     body = await response.json()
     assert response.status == 200 and body["database"] is True and body["connected"] is True
+
+
+async def test_metrics_counters_never_go_down_when_old_rows_are_trimmed(client, web_bot):
+    from sqlalchemy import delete
+
+    from storage.models import InboxMessage, OutboxMessage
+
+    def value(body: str, name: str) -> float:
+        return float(next(line for line in body.splitlines() if line.startswith(name + " ")).split()[-1])
+
+    await report(web_bot, "3号楼2单元电梯坏了，麻烦尽快修一下")
+    await settle(web_bot)
+    body = await (await client.get("/metrics")).text()
+    assert value(body, "gridbot_messages_received_total") == 1
+    assert value(body, 'gridbot_messages_sent_total{channel="chat"}') == 2
+    async with web_bot.sessions.begin() as session:  # what retention does to old rows
+        await session.execute(delete(InboxMessage))
+        await session.execute(delete(OutboxMessage))
+    body = await (await client.get("/metrics")).text()
+    assert value(body, "gridbot_messages_received_total") == 1
+    assert value(body, 'gridbot_messages_sent_total{channel="chat"}') == 2
+    await report(web_bot, "5栋楼道灯坏了", name="李大爷", group="西园5号楼业主群")
+    await settle(web_bot)
+    body = await (await client.get("/metrics")).text()
+    assert value(body, "gridbot_messages_received_total") == 2
+    assert value(body, 'gridbot_messages_sent_total{channel="chat"}') == 4
+    assert value(body, 'gridbot_alerts_sent_total{channel="chat"}') == 2
