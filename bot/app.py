@@ -68,6 +68,8 @@ class GridBot:
         self.sessions = db.session_factory(self.engine)
         async with self.sessions.begin() as session:
             await directory.sync_config(session, settings)
+            # One process per account: whatever it had claimed before a crash is owed again now.
+            await outbox_repo.release_stale_claims(session, settings.transport.account, self.clock())
         if self.classifier is None:
             # Loading the jieba dictionary takes about a second: keep it off the event loop.
             self.classifier = await asyncio.to_thread(Classifier, settings.community_words())

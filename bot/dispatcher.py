@@ -56,6 +56,8 @@ class Dispatcher:
         self._ignored_rooms: set[str] = set()
         # One batch at a time in this process (SQLite has no row locks; PostgreSQL also uses SKIP LOCKED).
         self._processing = asyncio.Lock()
+        # People seen recently, by chat id (read-only copies; a changed name or role is looked up again).
+        self._people: dict[str, Person] = {}
         self.processed = 0
 
     # -- entry points ---------------------------------------------------------------------
@@ -153,6 +155,7 @@ class Dispatcher:
         try:
             queued = await self._process_together(messages)
         except Exception as exc:
+            self._people.clear()  # people created in the rolled-back transaction do not exist
             if is_database_down(exc):
                 log.warning("database unavailable while processing; the inbox keeps the messages")
                 return  # stored as received: the recovery job picks them up
@@ -168,7 +171,7 @@ class Dispatcher:
         queued = False
         async with self.sessions.begin() as session:
             todo = await inbox.claim_many(session, [m.message_id for m in messages])
-            cache = _Lookups(session)
+            cache = _Lookups(session, self._people)
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
@@ -183,6 +186,7 @@ class Dispatcher:
         try:
             return await self._process_together([message])
         except Exception as exc:
+            self._people.clear()
             log.exception("failed to process message %s", message.message_id)
             if is_database_down(exc):
                 return False
@@ -210,12 +214,14 @@ class Dispatcher:
 
 
 class _Lookups:
-    """Groups and people looked up once per batch."""
+    """Groups looked up once per batch; people kept across batches (they rarely change)."""
 
-    def __init__(self, session: AsyncSession):
+    MAX_PEOPLE = 10_000
+
+    def __init__(self, session: AsyncSession, people: dict[str, Person]):
         self.session = session
         self._groups: dict[str, Group | None] = {}
-        self._people: dict[str, Person] = {}
+        self._people = people
 
     async def group(self, topic: str) -> Group | None:
         if topic not in self._groups:
@@ -224,8 +230,12 @@ class _Lookups:
 
     async def person(self, message: IncomingMessage, *, staff_group: bool) -> Person:
         person = self._people.get(message.talker_id)
-        if person is None or (staff_group and person.role == "resident"):
+        stale = person is None or (staff_group and person.role == "resident") or (
+            person.role == "resident" and message.talker_name and person.name != message.talker_name)
+        if stale:
             person = await directory.person_for_chat(self.session, message.talker_id, message.talker_name,
                                                      match_staff_by_name=staff_group)
+            if len(self._people) >= self.MAX_PEOPLE:
+                self._people.clear()
             self._people[message.talker_id] = person
         return person

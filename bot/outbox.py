@@ -64,6 +64,7 @@ def to_outgoing(row: OutboxMessage) -> Outgoing:
 
 
 WEBHOOK_PREFIX = "webhook:"
+WAVE = 50  # rows claimed and sent together
 
 
 class OutboxSender:
@@ -121,12 +122,13 @@ class OutboxSender:
             rows = await outbox.due(session, self.clock(), account=self.account)
         soonest = self.settings.poll_seconds
         busy: set[str] = set()
+        wave: list[OutboxMessage] = []
         chat_up = self.transport.connected
         for row in rows:
             if row.channel.startswith(WEBHOOK_PREFIX):
                 await self._send_webhook(row)  # robots work even while WeChat is down
                 continue
-            if not chat_up:
+            if not chat_up or len(wave) >= WAVE:
                 continue  # WeChat is down: these wait for the reconnect
             conversation = conversation_of(row)
             if conversation in busy:
@@ -136,9 +138,58 @@ class OutboxSender:
                 busy.add(conversation)
                 soonest = min(soonest, wait)
                 continue  # another group may go meanwhile: one busy group cannot starve the rest
-            if not await self._send_one(row):
-                chat_up = False  # disconnected: leave the rest of the chat rows for later
+            self.pacer.record(conversation)  # reserve its place in the pace
+            wave.append(row)
+        if wave:
+            await self._send_wave(wave)
         return soonest
+
+    async def _send_wave(self, wave: list[OutboxMessage]) -> None:
+        """Claim the rows in one statement, send them in order, mark the sent ones in one statement."""
+        async with self.sessions.begin() as session:
+            mine = await outbox.claim_many(session, [row.id for row in wave], self.clock())
+        sent: list[int] = []
+        attempted: set[int] = set()
+        try:
+            for row in wave:
+                if row.id not in mine:
+                    continue  # another sender took it
+                outcome = await self._send_claimed(row)
+                if outcome != "down":
+                    attempted.add(row.id)
+                if outcome == "down":
+                    break  # disconnected: the rest go back to pending below
+                if outcome == "sent":
+                    sent.append(row.id)
+        finally:
+            if sent:
+                async with self.sessions.begin() as session:
+                    await outbox.mark_sent_many(session, sent, self.clock())
+            unsent = [row_id for row_id in mine if row_id not in attempted]
+            self.sent_count += len(sent)
+            if unsent:
+                async with self.sessions.begin() as session:
+                    for row_id in unsent:
+                        await outbox.release(session, row_id, retry_at=self.clock(), error="transport unavailable",
+                                             give_up=False, refund_attempt=True)
+
+    async def _send_claimed(self, row: OutboxMessage) -> str:
+        """Send one claimed row: "sent", "failed" (released for a retry later) or "down" (transport gone)."""
+        try:
+            await self.transport.send(to_outgoing(row))
+        except TransportUnavailable as exc:
+            log.warning("transport unavailable; outbox paused (%s)", exc)
+            return "down"
+        except Exception as exc:  # a bad message must not block the others
+            attempts = row.attempts + 1
+            give_up = attempts >= self.settings.max_attempts
+            backoff = min(300.0, 2.0 ** attempts)
+            async with self.sessions.begin() as session:
+                await outbox.release(session, row.id, retry_at=self.clock() + timedelta(seconds=backoff),
+                                     error=repr(exc), give_up=give_up)
+            log.warning("send failed for outbox row %s (attempt %s): %r", row.id, attempts, exc)
+            return "failed"
+        return "sent"
 
     async def _send_webhook(self, row: OutboxMessage) -> None:
         """Deliver to a staff robot; throttling waits the robot's window, a rejection is final."""
@@ -168,33 +219,3 @@ class OutboxSender:
         async with self.sessions.begin() as session:
             await outbox.mark_sent(session, row.id, self.clock())
         self.sent_count += 1
-
-    async def _send_one(self, row: OutboxMessage) -> bool:
-        """Claim, send, record. False when the transport went away."""
-        async with self.sessions.begin() as session:
-            if not await outbox.claim(session, row.id, self.clock()):
-                return True  # another sender took it
-        conversation = conversation_of(row)
-        try:
-            await self.transport.send(to_outgoing(row))
-        except TransportUnavailable as exc:
-            async with self.sessions.begin() as session:
-                await outbox.release(session, row.id, retry_at=self.clock(), error=str(exc), give_up=False,
-                                     refund_attempt=True)
-            log.warning("transport unavailable; outbox paused (%s)", exc)
-            return False
-        except Exception as exc:  # a bad message must not block the others
-            attempts = row.attempts + 1
-            give_up = attempts >= self.settings.max_attempts
-            backoff = min(300.0, 2.0 ** attempts)
-            async with self.sessions.begin() as session:
-                await outbox.release(session, row.id, retry_at=self.clock() + timedelta(seconds=backoff),
-                                     error=repr(exc), give_up=give_up)
-            log.warning("send failed for outbox row %s (attempt %s): %r", row.id, attempts, exc)
-            self.pacer.record(conversation)
-            return True
-        self.pacer.record(conversation)
-        async with self.sessions.begin() as session:
-            await outbox.mark_sent(session, row.id, self.clock())
-        self.sent_count += 1
-        return True

@@ -76,6 +76,33 @@ async def claim(session: AsyncSession, row_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+async def claim_many(session: AsyncSession, row_ids: list[int], now: datetime) -> set[int]:
+    """Take several rows in one statement; returns the ids this sender won."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(row_ids), _claimable(now))
+        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+    )
+    return set(result.scalars().all())
+
+
+async def release_stale_claims(session: AsyncSession, account: str, before: datetime) -> int:
+    """At start: rows this account's previous process claimed but never finished go back to pending."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.account == account, OutboxMessage.status == "sending", OutboxMessage.claimed_at < before)
+        .values(status="pending", claimed_at=None, next_attempt_at=before)
+    )
+    return result.rowcount or 0
+
+
+async def mark_sent_many(session: AsyncSession, row_ids: list[int], now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(status="sent", sent_at=now, last_error="")
+    )
+
+
 async def mark_sent(session: AsyncSession, row_id: int, now: datetime) -> None:
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="sent", sent_at=now, last_error="")
