@@ -106,7 +106,7 @@ class GridBot:
 
         async def recover_inbox(now):
             # Messages stored but left unprocessed by a database hiccup mid-run.
-            await self.dispatcher.recover()
+            await self.dispatcher.recover(min_age_seconds=60)
 
         async def trim_data(now):
             async with self.sessions.begin() as session:

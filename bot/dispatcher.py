@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -71,20 +71,25 @@ class Dispatcher:
             self._worker = asyncio.create_task(self._work(), name="dispatcher")
         await asyncio.shield(done)
 
-    async def recover(self) -> int:
-        """Process messages stored (or spooled) before a crash but never finished; returns how many."""
+    async def recover(self, min_age_seconds: float = 0) -> int:
+        """Process messages stored (or spooled) before a crash but never finished; returns how many.
+
+        While running, only rows older than `min_age_seconds` are taken, so the live worker keeps its own.
+        """
         if self.spool is not None:
             spooled = self.spool.read()
             if spooled:
                 await self._store(spooled)
                 self.spool.clear()
-        count = 0
+        count, after = 0, 0
+        before = self.clock() - timedelta(seconds=min_age_seconds) if min_age_seconds else None
         while True:
             async with self.sessions() as session:
-                rows = await inbox.unprocessed(session)
+                rows = await inbox.unprocessed(session, received_before=before, after_id=after)
                 pending = [inbox.from_payload(r.payload) for r in rows]
             if not pending:
                 return count
+            after = rows[-1].id  # a message that fails again stays for the next round, not this loop
             await self._process_batch(pending)
             count += len(pending)
 

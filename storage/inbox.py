@@ -101,8 +101,10 @@ async def record_failure(session: AsyncSession, message_id: str, *, max_attempts
         row.status = "failed" if row.attempts >= max_attempts else "received"
 
 
-async def unprocessed(session: AsyncSession, limit: int = 500) -> list[InboxMessage]:
-    rows = await session.scalars(
-        select(InboxMessage).where(InboxMessage.status == "received").order_by(InboxMessage.id).limit(limit)
-    )
+async def unprocessed(session: AsyncSession, limit: int = 500, received_before: datetime | None = None,
+                      after_id: int = 0) -> list[InboxMessage]:
+    query = select(InboxMessage).where(InboxMessage.status == "received", InboxMessage.id > after_id)
+    if received_before is not None:
+        query = query.where(InboxMessage.received_at < received_before)
+    rows = await session.scalars(query.order_by(InboxMessage.id).limit(limit))
     return list(rows.all())

@@ -126,3 +126,26 @@ async def test_database_unreachable_at_start_is_reported_and_retried(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 20) == 0
     assert "数据库连接不上" in lines[-1] and "secret" not in "".join(lines)  # no password in logs
+
+
+async def test_one_failing_message_does_not_hold_up_its_batch(bot, transport, monkeypatch):
+    real = bot.classifier.classify
+
+    def classify(text):
+        if "BOOM" in text:
+            raise RuntimeError("a bug in a handler")
+        return real(text)
+
+    monkeypatch.setattr(bot.classifier, "classify", classify)
+    batch = [resident_message("BOOM 电梯坏了", name="新居民甲", message_id="boom")] + [
+        resident_message(f"{n}号楼门口井盖没了，太危险了", name=f"新居民{n}", group=["西园1号楼业主群", "西园3号楼业主群", "西园5号楼业主群"][n % 3])
+        for n in range(1, 6)]
+    await asyncio.gather(*(bot.dispatcher.feed(m) for m in batch))
+    await settle(bot)
+    assert len(await all_tickets(bot)) == 5
+    async with bot.sessions() as session:
+        row = await session.scalar(select(InboxMessage).where(InboxMessage.message_id == "boom"))
+    assert row.status == "received" and row.attempts == 1  # kept, to be tried again
+    # A resident first seen in the rolled-back batch can still report.
+    await resident_says(bot, "3号楼楼道灯坏了，麻烦修一下", name="新居民甲")
+    assert len(await all_tickets(bot)) == 6
