@@ -17,9 +17,9 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from bot.config import Settings, load_settings
 from bot.events import IncomingMessage, Outgoing
@@ -182,7 +182,7 @@ def percentile(values: Iterable[float], q: float) -> float:
     data = sorted(values)
     if not data:
         return float("nan")
-    k = max(0, min(len(data) - 1, int(round(q / 100 * len(data) + 0.5)) - 1))
+    k = max(0, min(len(data) - 1, round(q / 100 * len(data) + 0.5) - 1))
     return data[k]
 
 
@@ -222,7 +222,7 @@ def proc_status_mb(pid: int | str = "self") -> dict[str, float]:
     out: dict[str, float] = {}
     text = Path(f"/proc/{pid}/status").read_text()
     for key in ("VmRSS", "VmHWM"):
-        match = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
+        match = re.search(rf"^{key}:\s+(\d+) kB", text, re.MULTILINE)
         if match:
             out[key] = int(match.group(1)) / 1024
     return out

@@ -52,7 +52,7 @@ class Gateway:
         self.http = aiohttp.ClientSession()
 
     @classmethod
-    async def start(cls) -> "Gateway":
+    async def start(cls) -> Gateway:
         if not (GATEWAY_DIR / "node_modules").is_dir():
             raise SystemExit(f"run `npm ci` in {GATEWAY_DIR} first")
         process = await asyncio.create_subprocess_exec(
@@ -94,10 +94,9 @@ class Gateway:
 
 
 async def start_process(argv: list[str], env: dict, cwd: Path, ready_word: str) -> asyncio.subprocess.Process:
-    log = open(cwd / "bot.log", "ab")
-    process = await asyncio.create_subprocess_exec(*argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=log)
-    log.close()  # the child keeps its own handle
+    with (cwd / "bot.log").open("ab") as log:  # the child keeps its own handle
+        process = await asyncio.create_subprocess_exec(*argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
+                                                       stderr=log)
     line = await asyncio.wait_for(process.stdout.readline(), 60)
     if ready_word not in line.decode():
         raise RuntimeError(f"{argv[2]} did not start: {line!r}; see {cwd / 'bot.log'}")

@@ -229,7 +229,7 @@ async def pg_reachable(url: str) -> str | None:
     try:
         async with scratch_pg_database(url):
             return None
-    except Exception as exc:  # unreachable, refused, no CREATEDB …
+    except Exception as exc:  # noqa: BLE001 - unreachable, refused, no CREATEDB …: all mean skip
         return f"{type(exc).__name__}: {exc}"
 
 

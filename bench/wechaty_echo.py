@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 
 from bot.transports.wechaty_compat import load
 
 wechaty = load()
-from wechaty_puppet import PuppetOptions  # noqa: E402  (after the compatibility patch)
+from wechaty_puppet import PuppetOptions
 
 
 class EchoBot(wechaty.Wechaty):
@@ -54,10 +55,8 @@ async def run(endpoint: str, token: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    try:
+    with contextlib.suppress(Exception):  # shutting down: the gateway may be gone already
         await asyncio.wait_for(bot.puppet.stop(), 5)
-    except Exception:
-        pass
     pump.cancel()
 
 
