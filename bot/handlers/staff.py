@@ -36,6 +36,17 @@ async def refuse_non_staff(ctx: Context) -> None:
     await ctx.say(f"reply:{ctx.message.message_id}", ctx.reply(texts.staff_only()))
 
 
+def asks_the_bot(ctx: Context) -> bool:
+    """Staff talking to the bot (privately, or @-ing it in the staff group) without a known command."""
+    return is_private(ctx) or (in_staff_group(ctx) and ctx.message.mentions_me)
+
+
+@router.message(is_text, from_staff, asks_the_bot)
+async def staff_help(ctx: Context) -> None:
+    """An unknown command gets the short help."""
+    await ctx.say(f"reply:{ctx.message.message_id}", ctx.reply("没看懂这条命令。" + STAFF_HELP))
+
+
 async def execute(ctx: Context, command: StaffCommand) -> str:
     actor = ctx.sender
     assert actor is not None

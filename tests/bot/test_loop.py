@@ -179,3 +179,12 @@ async def test_gas_smell_gets_gas_advice(bot, transport):
     await resident_says(bot, "5号楼楼道里好大一股煤气味，是不是漏气了", name="陈小姐", group="西园5号楼业主群")
     reply = said_in(transport, "西园5号楼业主群")[0].text
     assert "关闭燃气总阀" in reply and "不要开关电器" in reply and "打开门窗" in reply
+
+
+async def test_unknown_command_gets_the_short_help(bot, transport):
+    await staff_says(bot, "接单 #1", group=STAFF_GROUP)  # binds 张敏 in the staff group
+    await staff_says(bot, "关闭一下那个工单", group=None)  # privately: not a command
+    answer = said_to(transport, "wxid_张敏")[-1].text
+    assert answer.startswith("没看懂这条命令") and "接单" in answer and "办结" in answer
+    await staff_says(bot, "今天谁值班？")  # chatting among staff in the group: the bot stays out of it
+    assert not said_in(transport, STAFF_GROUP)[-1].text.startswith("没看懂")
