@@ -159,8 +159,13 @@ async def open_in_group(session: AsyncSession, *, group_id: int, category: str, 
     return list(rows.all())
 
 
-async def reported_by(session: AsyncSession, ticket_id: int, person_id: int) -> bool:
-    return await session.get(TicketReporter, (ticket_id, person_id)) is not None
+async def reported_among(session: AsyncSession, ticket_ids: list[int], person_id: int) -> set[int]:
+    """Which of these tickets this person reported (one query, however many tickets are open)."""
+    if not ticket_ids:
+        return set()
+    rows = await session.scalars(select(TicketReporter.ticket_id).where(
+        TicketReporter.person_id == person_id, TicketReporter.ticket_id.in_(ticket_ids)))
+    return set(rows.all())
 
 
 async def awaiting_rating(session: AsyncSession, person_id: int, number: int | None) -> Ticket | None:

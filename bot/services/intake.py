@@ -23,8 +23,10 @@ async def take_report(session: AsyncSession, notify: Notifier, message: Incoming
     settings = notify.settings
     sig = signature(message.text, result, settings.community.places)
     since = notify.now - timedelta(hours=settings.duplicates.window_hours)
-    for ticket in await tickets.open_in_group(session, group_id=group.id, category=result.category, since=since):
-        if await tickets.reported_by(session, ticket.id, resident.id):
+    candidates = await tickets.open_in_group(session, group_id=group.id, category=result.category, since=since)
+    mine = await tickets.reported_among(session, [t.id for t in candidates], resident.id)
+    for ticket in candidates:
+        if ticket.id in mine:
             if same_problem(sig, ticket.signature) or not sig["objects"] or not ticket.signature.get("objects"):
                 await _repeat(notify, message, group, ticket)
                 return ticket

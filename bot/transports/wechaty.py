@@ -82,6 +82,7 @@ class WechatyTransport(Transport):
         self._room_ids = {g.room_id: g.topic for g in settings.groups if g.room_id}
         self._topic_by_room: dict[str, str] = dict(self._room_ids)  # room id -> configured topic
         self._ignored: set[str] = set()
+        self._member_ids: dict[tuple[str, str], str] = {}  # (room id, staff name) -> contact id
         self._on_event: EventHandler | None = None
         self._bot: _Bot | None = None
         self._logged_in = asyncio.Event()
@@ -216,6 +217,7 @@ class WechatyTransport(Transport):
         return None
 
     def _on_room_topic(self, room_id: str, new_topic: str, old_topic: str) -> None:
+        self._member_ids = {k: v for k, v in self._member_ids.items() if k[0] != room_id}
         if new_topic in self._configured:
             self._topic_by_room[room_id] = new_topic
         elif room_id in self._topic_by_room:
@@ -349,14 +351,13 @@ class WechatyTransport(Transport):
         return room
 
     async def _ids_for_names(self, room, names: tuple[str, ...]) -> list[str]:
-        """Staff in config are known by name; find their ids among the group's members."""
-        if not names:
-            return []
-        ids = []
-        members = await room.member_list()
-        for name in names:
-            for member in members:
-                if member.name == name or (await room.alias(member)) == name:
-                    ids.append(member.contact_id)
-                    break
-        return ids
+        """Staff in config are known by name; find their ids among the group's members (cached)."""
+        missing = [n for n in names if (room.room_id, n) not in self._member_ids]
+        if missing:
+            members = await room.member_list()
+            for name in missing:
+                for member in members:
+                    if member.name == name or (await room.alias(member)) == name:
+                        self._member_ids[(room.room_id, name)] = member.contact_id
+                        break
+        return [self._member_ids[(room.room_id, n)] for n in names if (room.room_id, n) in self._member_ids]
