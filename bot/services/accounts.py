@@ -6,6 +6,7 @@ Nothing here logs a password or a token; callers must not either.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -25,8 +26,16 @@ MAX_PASSWORD_LENGTH = 256
 TOKEN_PREFIX = "gbt_"
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes)
-# Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
+
+    Made on first use, not at import: hashing takes 64 MiB, which would add to every start's peak memory.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(Exception):
@@ -49,7 +58,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not there is a hash to check."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
