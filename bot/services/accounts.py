@@ -28,7 +28,6 @@ TOKEN_PREFIX = "gbt_"
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes)
 
 
-
 @functools.lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
