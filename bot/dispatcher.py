@@ -21,6 +21,7 @@ from bot.events import IncomingMessage, utcnow
 from bot.nlp.classifier import Classifier
 from bot.router import Context, Router
 from bot.spool import Spool, is_database_down, sanitize
+from bot.tasks import cancel_and_wait
 from storage import directory, inbox
 from storage.models import Group, Person
 
@@ -94,13 +95,8 @@ class Dispatcher:
             count += len(pending)
 
     async def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            try:
-                await self._worker
-            except asyncio.CancelledError:
-                pass
-            self._worker = None
+        await cancel_and_wait(self._worker)
+        self._worker = None
 
     # -- the worker ------------------------------------------------------------------------
     async def _work(self) -> None:

@@ -14,6 +14,7 @@ from bot.config import OutboxSettings
 from bot.events import Outgoing, utcnow
 from bot.transports.base import Transport, TransportUnavailable
 from bot.webhooks import WebhookClient, WebhookRejected, WebhookSettings, WebhookThrottled
+from bot.tasks import cancel_and_wait
 from storage import outbox
 from storage.models import OutboxMessage
 
@@ -90,13 +91,8 @@ class OutboxSender:
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.events import utcnow
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         now = self.clock()

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.events import IncomingMessage, MessageKind, Outgoing, utcnow
+from bot.tasks import cancel_and_wait
 from bot.transports.base import EventHandler, Transport, TransportUnavailable
 from bot.transports.wechaty_compat import load
 
@@ -115,13 +116,8 @@ class WechatyTransport(Transport):
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            try:
-                await self._supervisor
-            except asyncio.CancelledError:
-                pass
-            self._supervisor = None
+        await cancel_and_wait(self._supervisor)
+        self._supervisor = None
         if self._bot is not None and self._connected:
             try:
                 await asyncio.wait_for(self._bot.puppet.stop(), 5)

@@ -7,13 +7,11 @@ import os
 import signal
 import sys
 
-import pytest
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.events import IncomingMessage
 from storage import inbox
-from storage.models import InboxMessage, Ticket
+from storage.models import InboxMessage
 from tests.bot.loop_helpers import all_tickets, resident_says, said_in, settle
 from tests.conftest import RESIDENT_GROUP, ROOT, STAFF_GROUP, resident_message
 

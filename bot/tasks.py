@@ -1,0 +1,16 @@
+"""Small asyncio helpers shared by the long-running parts (sender, scheduler, dispatcher, transports)."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def cancel_and_wait(task: asyncio.Task | None) -> None:
+    """Cancel a background task and wait until it has really stopped."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
