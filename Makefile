@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 GATEWAY := tests/e2e/gateway
 
-.PHONY: run test install install-test gateway-deps browser check-config migrate lint clean
+.PHONY: run test install install-test gateway-deps browser check-config migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -144,7 +144,7 @@ class GridBot:
         try:
             async with self.sessions() as session:
                 await session.execute(text("SELECT 1"))
-                report["outbox_depth"] = await outbox_repo.depth(session)
+                report["outbox_depth"] = await outbox_repo.depth(session, self.settings.transport.account)
             report["database"] = True
         except Exception as exc:  # report, don't raise: this is what /healthz is for
             report["database"] = False
