@@ -79,20 +79,6 @@ async def purge_processed(session: AsyncSession, before: datetime) -> int:
     return result.rowcount or 0
 
 
-async def claim_for_processing(session: AsyncSession, message_id: str) -> InboxMessage | None:
-    """Inside the processing transaction: the row if it still needs processing."""
-    return await session.scalar(
-        select(InboxMessage)
-        .where(InboxMessage.message_id == message_id, InboxMessage.status == "received")
-        .with_for_update(skip_locked=True)  # PostgreSQL: another instance already has it
-    )
-
-
-async def mark_processed(session: AsyncSession, row: InboxMessage, now: datetime) -> None:
-    row.status = "processed"
-    row.processed_at = now
-
-
 async def record_failure(session: AsyncSession, message_id: str, *, max_attempts: int) -> None:
     """Count a failed try; after max_attempts the message is set aside as failed (kept for staff)."""
     row = await session.scalar(select(InboxMessage).where(InboxMessage.message_id == message_id))

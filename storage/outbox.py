@@ -60,12 +60,6 @@ async def due(session: AsyncSession, now: datetime, limit: int = 200, account: s
     return list(rows.all())
 
 
-async def next_due_time(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
-    )
-
-
 async def claim(session: AsyncSession, row_id: int, now: datetime) -> bool:
     """Atomically take one row; only one sender (in any process) wins."""
     result = await session.execute(
