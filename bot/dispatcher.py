@@ -59,6 +59,7 @@ class Dispatcher:
         self._processing = asyncio.Lock()
         # People seen recently, by chat id (read-only copies; a changed name or role is looked up again).
         self._people: dict[str, Person] = {}
+        self._groups: dict[str, Group | None] = {}  # groups come from the config: they do not change while running
         self.processed = 0
 
     # -- entry points ---------------------------------------------------------------------
@@ -156,7 +157,7 @@ class Dispatcher:
         try:
             queued = await self._process_together(messages)
         except Exception as exc:
-            self._people.clear()  # people created in the rolled-back transaction do not exist
+            self._forget()
             if is_database_down(exc):
                 log.warning("database unavailable while processing; the inbox keeps the messages")
                 return  # stored as received: the recovery job picks them up
@@ -171,15 +172,14 @@ class Dispatcher:
         now = self.clock()
         queued = False
         async with self.sessions.begin() as session:
-            todo = await inbox.claim_many(session, [m.message_id for m in messages])
-            cache = _Lookups(session, self._people)
+            todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
+            cache = _Lookups(session, self._people, self._groups)
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
                     continue  # processed already, by us or another instance
                 queued |= await self._handle(session, cache, message, now)
                 done.append(message.message_id)
-            await inbox.mark_processed_many(session, done, now)
         self.processed += len(done)
         return queued
 
@@ -187,7 +187,7 @@ class Dispatcher:
         try:
             return await self._process_together([message])
         except Exception as exc:
-            self._people.clear()
+            self._forget()
             log.exception("failed to process message %s", message.message_id)
             if is_database_down(exc):
                 return False
@@ -197,6 +197,11 @@ class Dispatcher:
             except Exception:
                 log.exception("could not record the failure of %s", message.message_id)
             return False
+
+    def _forget(self) -> None:
+        """After a rollback: cached rows may not exist (new people) or may be expired (loaded in it)."""
+        self._people.clear()
+        self._groups.clear()
 
     async def _handle(self, session: AsyncSession, cache: "_Lookups", message: IncomingMessage,
                       now: datetime) -> bool:
@@ -215,13 +220,13 @@ class Dispatcher:
 
 
 class _Lookups:
-    """Groups looked up once per batch; people kept across batches (they rarely change)."""
+    """Groups and people kept across batches (read-only copies; they rarely change)."""
 
     MAX_PEOPLE = 10_000
 
-    def __init__(self, session: AsyncSession, people: dict[str, Person]):
+    def __init__(self, session: AsyncSession, people: dict[str, Person], groups: dict[str, Group | None]):
         self.session = session
-        self._groups: dict[str, Group | None] = {}
+        self._groups = groups
         self._people = people
 
     async def group(self, topic: str) -> Group | None:

@@ -56,20 +56,19 @@ async def store_many(session: AsyncSession, messages: list[IncomingMessage], now
     await session.execute(module.insert(InboxMessage).on_conflict_do_nothing(index_elements=["message_id"]), rows)
 
 
-async def claim_many(session: AsyncSession, message_ids: list[str]) -> set[str]:
-    """Inside the processing transaction: which of these still need processing (locked on PostgreSQL)."""
-    rows = await session.scalars(
-        select(InboxMessage.message_id)
+async def take_for_processing(session: AsyncSession, message_ids: list[str], now: datetime) -> set[str]:
+    """Inside the processing transaction: mark these processed and return which were still waiting.
+
+    One statement instead of a select and an update; if the transaction rolls back they wait again.
+    On PostgreSQL a second instance's UPDATE waits for ours and then finds nothing left to take.
+    """
+    result = await session.execute(
+        update(InboxMessage)
         .where(InboxMessage.message_id.in_(message_ids), InboxMessage.status == "received")
-        .with_for_update(skip_locked=True)  # another instance is already on them
+        .values(status="processed", processed_at=now)
+        .returning(InboxMessage.message_id)
     )
-    return set(rows.all())
-
-
-async def mark_processed_many(session: AsyncSession, message_ids: list[str], now: datetime) -> None:
-    if message_ids:
-        await session.execute(update(InboxMessage).where(InboxMessage.message_id.in_(message_ids))
-                              .values(status="processed", processed_at=now))
+    return set(result.scalars().all())
 
 
 async def purge_processed(session: AsyncSession, before: datetime) -> int:

@@ -50,18 +50,23 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()
-    await add_event(session, ticket.id, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now)
+    await add_event(session, ticket.id, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now,
+                    need_id=False)
     if assignee_id is not None:
-        await add_event(session, ticket.id, "assigned", f"person:{assignee_id}", actor_id=None, now=now)
+        await add_event(session, ticket.id, "assigned", f"person:{assignee_id}", actor_id=None, now=now,
+                        need_id=False)
     return ticket
 
 
 async def add_event(
-    session: AsyncSession, ticket_id: int, kind: str, detail: str = "", *, actor_id: int | None, now: datetime
+    session: AsyncSession, ticket_id: int, kind: str, detail: str = "", *, actor_id: int | None, now: datetime,
+    need_id: bool = True,
 ) -> TicketEvent:
+    """Record a change; need_id=False leaves the INSERT to the next flush (batched with others)."""
     event = TicketEvent(ticket_id=ticket_id, kind=kind, detail=detail, actor_id=actor_id, created_at=now)
     session.add(event)
-    await session.flush()
+    if need_id:
+        await session.flush()
     return event
 
 
@@ -129,6 +134,13 @@ async def attach_photo(
 async def photo_count(session: AsyncSession, ticket_id: int) -> int:
     return int(await session.scalar(
         select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)) or 0)
+
+
+def add_first_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int, group_id: int, chat_id: str,
+                       display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> None:
+    """The reporter of a ticket just opened (cannot be there already: no conflict check, no round trip)."""
+    session.add(TicketReporter(ticket_id=ticket.id, person_id=person_id, group_id=group_id, chat_id=chat_id,
+                               display_name=display_name, room_id=room_id, message_id=message_id, created_at=now))
 
 
 async def add_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int, group_id: int, chat_id: str,

@@ -86,7 +86,7 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
         due_at=due, take_due_at=take_due, team=team, signature=sig,
     )
-    await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
+    tickets.add_first_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
                                display_name=message.display_name, room_id=message.room_id,
                                message_id=message.message_id, now=notify.now)
     emergency = result.urgency == "emergency"
@@ -110,5 +110,5 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
     )
     await notify.to_staff(f"ticket:{ticket.id}:alert", alert, mention=mention, priority=priority, team=team)
     await tickets.add_event(session, ticket.id, "alerted", ", ".join(p.name for p in mention), actor_id=None,
-                            now=notify.now)
+                            now=notify.now, need_id=False)
     return ticket
