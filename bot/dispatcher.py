@@ -54,6 +54,7 @@ class Dispatcher:
         self.spool = spool
         self._pending: collections.deque[tuple[IncomingMessage, asyncio.Future]] = collections.deque()
         self._worker: asyncio.Task | None = None
+        self._spooled: set[str] = set()  # ids already written to the spool during this outage
         self._ignored_rooms: set[str] = set()
         # One batch at a time in this process (SQLite has no row locks; PostgreSQL also uses SKIP LOCKED).
         self._processing = asyncio.Lock()
@@ -117,15 +118,17 @@ class Dispatcher:
                 # Keep them (in order) and on disk, and try again: the bot keeps receiving meanwhile.
                 self._pending.extendleft(reversed(batch))
                 if self.spool is not None:
-                    self.spool.add(messages)
+                    self.spool.add([m for m in messages if m.message_id not in self._spooled])
+                    self._spooled.update(m.message_id for m in messages)
                 log.warning("database unavailable (%s); %d messages waiting, retrying in %.0f s",
                             type(exc).__name__, len(self._pending), delay)
                 await asyncio.sleep(delay)
                 delay = min(RETRY_MAX_SECONDS, delay * 2)
                 continue
             delay = 0.5
-            if self.spool is not None and not self._pending:
+            if self._spooled and not self._pending:
                 self.spool.clear()
+                self._spooled.clear()
             await self._process_batch(messages)
             for _, done in batch:
                 if not done.done():
