@@ -69,10 +69,12 @@ class SandboxTransport(Transport):
 
     def welcome(self, name: str | None = None) -> dict[str, Any]:
         windows = [g["topic"] for g in self.groups]
-        if name:
-            windows.append(f"direct:{self.chat_id_for(name)}")
+        me = f"direct:{self.chat_id_for(name)}" if name else ""
+        if me:
+            windows.append(me)
         return {
             "type": "welcome",
+            "me": me,  # the window of this visitor's private chat with the bot
             "bot": self.bot_name,
             "groups": self.groups,
             "staff": self.staff_names,

@@ -121,3 +121,21 @@ async def test_healthz_reports_database_and_outbox(client):
     body = await response.json()
     assert response.status == 200
     assert body["database"] is True and body["connected"] is True and body["outbox_depth"] == 0
+
+
+async def test_private_chat_with_the_bot(client):
+    ws = await client.ws_connect("/sandbox/ws")
+    await ws.receive_json()
+    await ws.send_json({"type": "hello", "name": "刘女士"})
+    welcome = await ws.receive_json()
+    assert welcome["me"] == "direct:sandbox:刘女士"
+    await ws.send_json({"type": "say", "id": "p1", "group": None, "name": "刘女士", "text": "你好，电梯坏了"})
+    frames = await receive_until(ws, lambda fs: any(f.get("is_bot") for f in fs))
+    answer = next(f for f in frames if f.get("is_bot"))
+    assert answer["window"] == "direct:sandbox:刘女士" and "业主群" in answer["text"]
+    await ws.close()
+
+
+async def test_page_has_a_private_window(client):
+    html = await (await client.get("/sandbox")).text()
+    assert 'id="window-private"' in html and "私聊西园小助手" in html
