@@ -240,39 +240,33 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _references(self) -> "Settings":
-        problems: list[str] = []
         grid_ids = [g.id for g in self.grids]
-        for i, grid_id in enumerate(grid_ids):
-            if grid_ids.index(grid_id) != i:
-                problems.append(f"grids[{i}].id: duplicate grid id {grid_id!r}")
         topics = [g.topic for g in self.groups]
+        names = [s.name for s in self.staff]
+        hook_names = [w.name for w in self.webhooks]
+        problems = [
+            *_duplicates("grids", "id", grid_ids, "grid id"),
+            *_duplicates("groups", "topic", topics, "group"),
+            *_duplicates("staff", "name", names, "staff member"),
+            *_duplicates("broadcasts", "name", [b.name for b in self.broadcasts], "schedule"),
+            *_duplicates("webhooks", "name", hook_names, "webhook"),
+            *_duplicates("teams", "name", [t.name for t in self.teams], "team"),
+        ]
         for i, group in enumerate(self.groups):
-            if topics.index(group.topic) != i:
-                problems.append(f"groups[{i}].topic: duplicate group {group.topic!r}")
             if group.role == "residents" and not group.grid:
                 problems.append(f"groups[{i}].grid: required for a residents group")
             if group.grid and group.grid not in grid_ids:
                 problems.append(f"groups[{i}].grid: unknown grid {group.grid!r} (known: {', '.join(grid_ids) or 'none'})")
         if self.groups and not any(g.role == "staff" for g in self.groups):
             problems.append('groups: at least one group needs role = "staff" (where alerts go)')
-        names = [s.name for s in self.staff]
         for i, member in enumerate(self.staff):
-            if names.index(member.name) != i:
-                problems.append(f"staff[{i}].name: duplicate staff member {member.name!r}")
             for grid_id in member.grids:
                 if grid_id not in grid_ids:
                     problems.append(f"staff[{i}].grids: unknown grid {grid_id!r}")
-        schedule_names = [b.name for b in self.broadcasts]
         for i, schedule in enumerate(self.broadcasts):
-            if schedule_names.index(schedule.name) != i:
-                problems.append(f"broadcasts[{i}].name: duplicate schedule {schedule.name!r}")
             for topic in schedule.groups:
                 if topic not in topics:
                     problems.append(f"broadcasts[{i}].groups: no [[groups]] with topic {topic!r}")
-        hook_names = [w.name for w in self.webhooks]
-        for i, hook in enumerate(hook_names):
-            if hook_names.index(hook) != i:
-                problems.append(f"webhooks[{i}].name: duplicate webhook {hook!r}")
         for i, team in enumerate(self.teams):
             for name in team.members:
                 if name not in names:
@@ -309,6 +303,12 @@ class Settings(_Section):
         words += [g.topic for g in self.groups] + [g.name for g in self.grids]
         words += [s.name for s in self.staff]
         return [w for w in dict.fromkeys(words) if w]
+
+
+def _duplicates(section: str, key: str, values: list[str], what: str) -> list[str]:
+    """'grids[2].id: duplicate grid id 'g1'' for every repeat of an earlier entry."""
+    return [f"{section}[{i}].{key}: duplicate {what} {value!r}"
+            for i, value in enumerate(values) if values.index(value) != i]
 
 
 # -- loading --------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from datetime import date, time
 from pathlib import Path
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -21,26 +23,34 @@ def parse_hhmm(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+def _check_time(value: str) -> str:
+    parse_hhmm(value)
+    return value
+
+
+def _check_cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError(f"not a valid cron line: {value!r} (e.g. \"0 10 * * 3\")")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_check_time)]  # "08:00"
+CronLine = Annotated[str, AfterValidator(_check_cron)]  # read in the community's time zone
+
+
 class BroadcastSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     content: str  # a file in bot/content/ (e.g. anti_fraud.toml) or a path
-    cron: str  # in the community's time zone, e.g. "0 10 * * 3" = Wednesdays 10:00
+    cron: CronLine  # e.g. "0 10 * * 3" = Wednesdays 10:00
     months: tuple[int, ...] = ()  # active months (1-12); empty = all year
     date_ranges: tuple[str, ...] = ()  # extra active ranges "MM-DD..MM-DD"
     extra_days: tuple[date, ...] = ()  # one-off extra slots, e.g. the days before 五一 / 端午
-    extra_time: str = "10:00"
+    extra_time: ClockTime = "10:00"
     groups: tuple[str, ...] = ()  # group topics; empty = every resident group
     jitter_minutes: float = Field(default=0, ge=0, le=120)
     enabled: bool = True
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron line: {value!r} (e.g. \"0 10 * * 3\")")
-        return value
 
     @field_validator("months")
     @classmethod
@@ -61,12 +71,6 @@ class BroadcastSettings(BaseModel):
                 date(2024, int(month), int(day))  # raises for 02-30
         return value
 
-    @field_validator("extra_time")
-    @classmethod
-    def _valid_time(cls, value: str) -> str:
-        parse_hhmm(value)
-        return value
-
     @field_validator("content")
     @classmethod
     def _content_exists(cls, value: str) -> str:
@@ -85,26 +89,13 @@ class BroadcastGlobals(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    quiet_start: str = "22:00"  # no broadcast between these; a slot inside waits for quiet_end
-    quiet_end: str = "08:00"
+    quiet_start: ClockTime = "22:00"  # no broadcast between these; a slot inside waits for quiet_end
+    quiet_end: ClockTime = "08:00"
     grace_hours: float = Field(default=6, ge=0)  # a slot missed while down is still sent within this
     check_seconds: float = Field(default=30, gt=0)
-    digest_cron: str = "0 9 * * 1"  # weekly digest to the staff group (Monday 09:00)
+    digest_cron: CronLine = "0 9 * * 1"  # weekly digest to the staff group (Monday 09:00)
     digest_enabled: bool = True
     rivers: tuple[str, ...] = ()  # rivers and lakes near the community, named in anti-drowning tips
-
-    @field_validator("quiet_start", "quiet_end")
-    @classmethod
-    def _valid_time(cls, value: str) -> str:
-        parse_hhmm(value)
-        return value
-
-    @field_validator("digest_cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        if not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron line: {value!r}")
-        return value
 
 
 # Built in and on by default (a config may list its own [[broadcasts]] instead).

@@ -72,6 +72,8 @@ def test_gridbot_variable_beats_the_wechaty_alias():
          '[[groups]]\ntopic = "S"\nrole = "staff"\n', {}, "groups[0].grid: unknown grid 'g9'"),
         ('[[groups]]\ntopic = "A"\nrole = "residents"\n', {}, "groups[0].grid: required for a residents group"),
         ('[[staff]]\nname = "张敏"\nrole = "boss"\n', {}, "staff[0].role: must be one of"),
+        ('[[grids]]\nid = "g1"\nname = "一"\n[[grids]]\nid = "g1"\nname = "二"\n', {},
+         "grids[1].id: duplicate grid id 'g1'"),
         ("[web\nport = 1\n", {}, "not valid TOML"),
     ],
 )
