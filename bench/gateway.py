@@ -148,13 +148,13 @@ async def measure(gateway: Gateway, n: int, warmup: int = 3) -> dict:
     return {"gateway": gateway_ms, "seen": seen_ms}
 
 
-async def run_echo(n: int) -> dict:
+async def run_on_gateway(n: int, prefix: str, command, ready: str, extra_env) -> dict:
+    """Start a fresh gateway and one bot process against it, measure n reports, clean up."""
     gateway = await Gateway.start()
-    work = Path(tempfile.mkdtemp(prefix="gridbot-echo-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        process = await start_process([sys.executable, "-m", "bench.wechaty_echo", "--endpoint", gateway.endpoint,
-                                       "--token", gateway.token], env, work, "ready")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env(gateway, work))
+        process = await start_process(command(gateway), env, work, ready)
         try:
             await gateway.wait_attached()
             return await measure(gateway, n)
@@ -165,33 +165,29 @@ async def run_echo(n: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+async def run_echo(n: int) -> dict:
+    return await run_on_gateway(
+        n, "gridbot-echo-",
+        lambda gw: [sys.executable, "-m", "bench.wechaty_echo", "--endpoint", gw.endpoint, "--token", gw.token],
+        "ready", lambda gw, work: {})
+
+
 async def run_gridbot(n: int) -> dict:
-    gateway = await Gateway.start()
-    work = Path(tempfile.mkdtemp(prefix="gridbot-gw-"))
-    try:
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(ROOT),
+    return await run_on_gateway(
+        n, "gridbot-gw-",
+        lambda gw: [sys.executable, "-m", "bot", "run", "--config", str(CONFIG)],
+        "已启动",
+        lambda gw, work: dict(
             GRIDBOT_TRANSPORT_KIND="wechaty",
-            WECHATY_PUPPET_SERVICE_ENDPOINT=gateway.endpoint,
-            WECHATY_PUPPET_SERVICE_TOKEN=gateway.token,
+            WECHATY_PUPPET_SERVICE_ENDPOINT=gw.endpoint,
+            WECHATY_PUPPET_SERVICE_TOKEN=gw.token,
             GRIDBOT_STORAGE_URL=f"sqlite+aiosqlite:///{work}/gridbot.db",
             GRIDBOT_STORAGE_DATA_DIR=str(work / "data"),
             GRIDBOT_WEB_PORT="0",
             GRIDBOT_OUTBOX_PER_GROUP_INTERVAL_SECONDS="0",
             GRIDBOT_OUTBOX_PER_ACCOUNT_PER_MINUTE="1000000",
             GRIDBOT_OUTBOX_POLL_SECONDS="0.1",
-        )
-        process = await start_process([sys.executable, "-m", "bot", "run", "--config", str(CONFIG)], env, work,
-                                      "已启动")
-        try:
-            await gateway.wait_attached()
-            return await measure(gateway, n)
-        finally:
-            await stop_process(process)
-    finally:
-        await gateway.close()
-        shutil.rmtree(work, ignore_errors=True)
+        ))
 
 
 async def amain(args) -> int:
