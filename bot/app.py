@@ -80,7 +80,7 @@ class GridBot:
                                    webhook_client=self.webhook_client, clock=self.clock,
                                    account=settings.transport.account)
         self.dispatcher = Dispatcher(sessions=self.sessions, settings=settings, classifier=self.classifier,
-                                     routers=ROUTERS, on_queued=self.sender.wake, clock=self.clock,
+                                     routers=ROUTERS, sender=self.sender, clock=self.clock,
                                      spool=Spool(Path(settings.storage.data_dir) / "inbox-spool.jsonl"))
         recovered = await self.dispatcher.recover()
         if recovered:

@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.events import IncomingMessage, utcnow
 from bot.nlp.classifier import Classifier
+from bot.outbox import OutboxSender
 from bot.router import Context, Router
+from bot.services.roster import Roster
 from bot.spool import Spool, is_database_down, sanitize
 from bot.tasks import cancel_and_wait
-from storage import directory, inbox
+from storage import directory, inbox, outbox
 from storage.models import Group, Person
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class Dispatcher:
         settings: Settings,
         classifier: Classifier,
         routers: list[Router],
-        on_queued: Callable[[], None] = lambda: None,
+        sender: OutboxSender,
         clock: Callable[[], datetime] = utcnow,
         spool: Spool | None = None,
     ):
@@ -49,7 +51,7 @@ class Dispatcher:
         self.settings = settings
         self.classifier = classifier
         self.routers = routers
-        self.on_queued = on_queued  # wakes the outbox sender
+        self.sender = sender  # told when messages are owed; takes some right after the commit
         self.clock = clock  # tests freeze it
         self.spool = spool
         self._pending: collections.deque[tuple[IncomingMessage, asyncio.Future]] = collections.deque()
@@ -61,6 +63,7 @@ class Dispatcher:
         # People seen recently, by chat id (read-only copies; a changed name or role is looked up again).
         self._people: dict[str, Person] = {}
         self._groups: dict[str, Group | None] = {}  # groups come from the config: they do not change while running
+        self.roster = Roster()
         self.processed = 0
 
     # -- entry points ---------------------------------------------------------------------
@@ -169,20 +172,25 @@ class Dispatcher:
             for message in messages:
                 queued |= await self._process_alone(message)
         if queued:
-            self.on_queued()
+            self.sender.wake()
 
     async def _process_together(self, messages: list[IncomingMessage]) -> bool:
         now = self.clock()
         queued = False
+        owed = outbox.Batch()
         async with self.sessions.begin() as session:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
-            cache = _Lookups(session, self._people, self._groups)
+            cache = _Lookups(session, self._people, self._groups, self.roster)
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
                     continue  # processed already, by us or another instance
-                queued |= await self._handle(session, cache, message, now)
+                queued |= await self._handle(session, cache, message, now, owed)
                 done.append(message.message_id)
+            # What the batch owes, in one statement; replies that may go now skip the sender's queue.
+            ready = await owed.write(session, now, self.sender.take_now)
+        if ready:
+            self.sender.hand_over(ready)
         self.processed += len(done)
         return queued
 
@@ -205,11 +213,12 @@ class Dispatcher:
         """After a rollback: cached rows may not exist (new people) or may be expired (loaded in it)."""
         self._people.clear()
         self._groups.clear()
+        self.roster.forget()
 
     async def _handle(self, session: AsyncSession, cache: "_Lookups", message: IncomingMessage,
-                      now: datetime) -> bool:
+                      now: datetime, owed: outbox.Batch) -> bool:
         ctx = Context(message=message, session=session, settings=self.settings, classifier=self.classifier,
-                      now=now)
+                      now=now, outbox_batch=owed, roster=self.roster)
         if message.room_topic is not None:
             ctx.group = await cache.group(message.room_topic)
         # Staff are recognised by name only where only staff are: the staff group.
@@ -227,10 +236,12 @@ class _Lookups:
 
     MAX_PEOPLE = 10_000
 
-    def __init__(self, session: AsyncSession, people: dict[str, Person], groups: dict[str, Group | None]):
+    def __init__(self, session: AsyncSession, people: dict[str, Person], groups: dict[str, Group | None],
+                 roster: Roster):
         self.session = session
         self._groups = groups
         self._people = people
+        self._roster = roster
 
     async def group(self, topic: str) -> Group | None:
         if topic not in self._groups:
@@ -247,4 +258,5 @@ class _Lookups:
             if len(self._people) >= self.MAX_PEOPLE:
                 self._people.clear()
             self._people[message.talker_id] = person
+            self._roster.notice(person)  # a staff member's chat identity may just have been bound
         return person

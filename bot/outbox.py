@@ -50,7 +50,11 @@ class Pacer:
 
 
 def conversation_of(row: OutboxMessage) -> str:
-    return row.room_topic or row.room_id or f"direct:{row.to_id}"
+    return conversation(row.room_topic, row.room_id, row.to_id)
+
+
+def conversation(room_topic: str | None, room_id: str | None, to_id: str | None) -> str:
+    return room_topic or room_id or f"direct:{to_id}"
 
 
 def to_outgoing(row: OutboxMessage) -> Outgoing:
@@ -83,9 +87,36 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.sent_count = 0
+        # The fast lane: rows a processing transaction queued as already ours, sent right after its commit.
+        self._ready: collections.deque[OutboxMessage] = collections.deque()
+        self._backlog: set[str] = set()  # conversations with rows still waiting: nothing may overtake them
+        self._caught_up = False  # until the first look at the table, older rows may be waiting anywhere
 
     def wake(self) -> None:
         self._wake.set()
+
+    def take_now(self, row: dict) -> bool:
+        """May this row, about to be committed, skip the queue and go out right after the commit?
+
+        Only when it could be sent now anyway: WeChat connected, nothing older waiting for that
+        conversation, and the pace allows it (its place in the pace is reserved here).
+        """
+        if row["channel"] != "chat" or not self._caught_up or not self.transport.connected:
+            return False
+        if row["next_attempt_at"] > self.clock():
+            return False
+        target = conversation(row["room_topic"], row["room_id"], row["to_id"])
+        if target in self._backlog or self.pacer.wait_for(target) > 0:
+            return False
+        self.pacer.record(target)
+        return True
+
+    def hand_over(self, rows: list[tuple[int, dict]]) -> None:
+        """Rows claimed by take_now and committed: send them before anything else."""
+        for row_id, values in rows:
+            # attempts as read before the claim, as for rows claimed by _send_wave
+            self._ready.append(OutboxMessage(**{**values, "id": row_id, "attempts": values["attempts"] - 1}))
+        self.wake()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
@@ -114,6 +145,10 @@ class OutboxSender:
 
     async def drain_once(self) -> float:
         """Send whatever may go now; return how long to sleep before looking again."""
+        if self._ready:
+            ready = list(self._ready)
+            self._ready.clear()
+            await self._send_rows(ready, {row.id for row in ready})
         async with self.sessions() as session:
             rows = await outbox.due(session, self.clock(), account=self.account)
         soonest = self.settings.poll_seconds
@@ -124,18 +159,21 @@ class OutboxSender:
             if row.channel.startswith(WEBHOOK_PREFIX):
                 await self._send_webhook(row)  # robots work even while WeChat is down
                 continue
+            target = conversation_of(row)
             if not chat_up or len(wave) >= WAVE:
+                busy.add(target)
                 continue  # WeChat is down: these wait for the reconnect
-            conversation = conversation_of(row)
-            if conversation in busy:
+            if target in busy:
                 continue  # keep order within a conversation
-            wait = self.pacer.wait_for(conversation)
+            wait = self.pacer.wait_for(target)
             if wait > 0:
-                busy.add(conversation)
+                busy.add(target)
                 soonest = min(soonest, wait)
                 continue  # another group may go meanwhile: one busy group cannot starve the rest
-            self.pacer.record(conversation)  # reserve its place in the pace
+            self.pacer.record(target)  # reserve its place in the pace
             wave.append(row)
+        self._backlog = busy
+        self._caught_up = True
         if wave:
             await self._send_wave(wave)
         return soonest
@@ -144,6 +182,10 @@ class OutboxSender:
         """Claim the rows in one statement, send them in order, mark the sent ones in one statement."""
         async with self.sessions.begin() as session:
             mine = await outbox.claim_many(session, [row.id for row in wave], self.clock())
+        await self._send_rows(wave, mine)
+
+    async def _send_rows(self, wave: list[OutboxMessage], mine: set[int]) -> None:
+        """Send the claimed rows of the wave in order, mark the sent ones in one statement."""
         sent: list[int] = []
         attempted: set[int] = set()
         try:

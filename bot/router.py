@@ -12,6 +12,8 @@ from bot.config import Settings
 from bot.events import IncomingMessage, Outgoing
 from bot.nlp.classifier import Classifier
 from bot.services.notify import Notifier
+from bot.services.roster import Roster
+from storage import outbox
 from storage.models import Group, Person
 
 
@@ -26,10 +28,12 @@ class Context:
     now: datetime
     group: Group | None = None
     sender: Person | None = None
+    outbox_batch: outbox.Batch | None = None  # the dispatcher writes what handlers queue in one go
+    roster: Roster = field(default_factory=Roster)  # the dispatcher keeps one across messages
     notify: Notifier = field(init=False)
 
     def __post_init__(self) -> None:
-        self.notify = Notifier(self.session, self.settings, self.now)
+        self.notify = Notifier(self.session, self.settings, self.now, self.outbox_batch)
 
     async def say(self, key: str, message: Outgoing) -> None:
         """Queue a message in the same transaction as the change that owes it."""

@@ -89,27 +89,8 @@ async def person_for_chat(session: AsyncSession, chat_id: str, name: str, *,
     return row
 
 
-async def grid_workers(session: AsyncSession, grid_id: str | None) -> list[Person]:
-    if grid_id is None:
-        return []
-    rows = await session.scalars(
-        select(Person)
-        .join(StaffGrid, StaffGrid.person_id == Person.id)
-        .where(StaffGrid.grid_id == grid_id, Person.role == "grid_worker")
-        .order_by(Person.id)
-    )
-    return list(rows.all())
-
-
 async def supervisors(session: AsyncSession) -> list[Person]:
     rows = await session.scalars(select(Person).where(Person.role == "supervisor").order_by(Person.id))
-    return list(rows.all())
-
-
-async def staff_by_names(session: AsyncSession, names) -> list[Person]:
-    rows = await session.scalars(
-        select(Person).where(Person.name.in_(list(names)), Person.role != "resident").order_by(Person.id)
-    )
     return list(rows.all())
 
 

@@ -6,16 +6,19 @@ import dataclasses
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import IncomingMessage
 from storage.models import InboxMessage
-from storage.sql import insert_ignore
+from storage.sql import dialect_insert, insert_ignore
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(IncomingMessage))
 
 
 def to_payload(message: IncomingMessage) -> dict:
-    data = dataclasses.asdict(message)
+    # The fields are flat values: no need for dataclasses.asdict's deep copy (a hot path in a flood).
+    data = {name: getattr(message, name) for name in _FIELDS}
     data["time"] = message.time.isoformat()
     data["mention_ids"] = list(message.mention_ids)
     return data
@@ -25,8 +28,7 @@ def from_payload(data: dict) -> IncomingMessage:
     values = dict(data)
     values["time"] = datetime.fromisoformat(values["time"])
     values["mention_ids"] = tuple(values.get("mention_ids") or ())
-    known = {f.name for f in dataclasses.fields(IncomingMessage)}
-    return IncomingMessage(**{k: v for k, v in values.items() if k in known})
+    return IncomingMessage(**{k: v for k, v in values.items() if k in _FIELDS})
 
 
 async def store(session: AsyncSession, message: IncomingMessage, now: datetime) -> bool:
@@ -49,11 +51,11 @@ async def store_many(session: AsyncSession, messages: list[IncomingMessage], now
     """Record a batch in one statement; ids seen before are left alone."""
     if not messages:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
     rows = [{"message_id": m.message_id, "payload": to_payload(m), "status": "received", "attempts": 0,
              "received_at": now} for m in messages]
-    await session.execute(module.insert(InboxMessage).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+    # The Table, not the ORM class: a plain executemany, without the ORM's bulk-insert bookkeeping.
+    statement = dialect_insert(session, InboxMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
+    await session.execute(statement, rows)
 
 
 async def take_for_processing(session: AsyncSession, message_ids: list[str], now: datetime) -> set[str]:

@@ -3,44 +3,88 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Outgoing
 from storage.models import OutboxMessage
-from storage.sql import insert_ignore
+from storage.sql import dialect_insert, insert_ignore
 
 # A row claimed by a sender that then died is handed out again after this long.
 CLAIM_LEASE = timedelta(minutes=2)
+
+
+def outbox_row(key: str, message: Outgoing, *, now: datetime, channel: str = "chat", priority: int = 0,
+               not_before: datetime | None = None, account: str = "default") -> dict:
+    """The columns of one queued message (pending; `claimed` turns it into one this sender already holds)."""
+    return {
+        "dedupe_key": key,
+        "room_topic": message.room_topic,
+        "room_id": message.room_id,
+        "to_id": message.to_id,
+        "text": message.text,
+        "mention_ids": list(message.mention_ids),
+        "mention_names": list(message.mention_names),
+        "status": "pending",
+        "channel": channel,
+        "account": account,
+        "priority": priority,
+        "attempts": 0,
+        "next_attempt_at": max(now, not_before) if not_before else now,
+        "claimed_at": None,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def claimed(row: dict, now: datetime) -> dict:
+    """The same row, inserted as already claimed by the sender that will send it right after the commit."""
+    return {**row, "status": "sending", "claimed_at": now, "attempts": 1}
 
 
 async def enqueue(session: AsyncSession, key: str, message: Outgoing, *, now: datetime,
                   channel: str = "chat", priority: int = 0, not_before: datetime | None = None,
                   account: str = "default") -> bool:
     """Queue a message once per key; False when that key was queued before."""
-    return await insert_ignore(
-        session,
-        OutboxMessage,
-        {
-            "dedupe_key": key,
-            "room_topic": message.room_topic,
-            "room_id": message.room_id,
-            "to_id": message.to_id,
-            "text": message.text,
-            "mention_ids": list(message.mention_ids),
-            "mention_names": list(message.mention_names),
-            "status": "pending",
-            "channel": channel,
-            "account": account,
-            "priority": priority,
-            "attempts": 0,
-            "next_attempt_at": max(now, not_before) if not_before else now,
-            "last_error": "",
-            "created_at": now,
-        },
-        ["dedupe_key"],
-    )
+    return await insert_row(session, outbox_row(key, message, now=now, channel=channel, priority=priority,
+                                                not_before=not_before, account=account))
+
+
+async def insert_row(session: AsyncSession, row: dict) -> bool:
+    """Queue one row made by outbox_row; False when its key was queued before."""
+    return await insert_ignore(session, OutboxMessage, row, ["dedupe_key"])
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict]) -> dict[str, int]:
+    """Queue several rows in one statement; returns {key: id} of those queued now (keys seen before are left)."""
+    if not rows:
+        return {}
+    table = OutboxMessage.__table__
+    statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(table.c.dedupe_key, table.c.id), rows)
+    return {key: row_id for key, row_id in result.all()}
+
+
+class Batch:
+    """Messages owed by one processing transaction, written in one statement just before it commits."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict] = {}  # by key: the first one queued under a key wins, as in the table
+
+    def add(self, row: dict) -> None:
+        self.rows.setdefault(row["dedupe_key"], row)
+
+    async def write(self, session: AsyncSession, now: datetime,
+                    take_now: Callable[[dict], bool] = lambda row: False) -> list[tuple[int, dict]]:
+        """Insert the rows; those `take_now` accepts go in as claimed. Returns (id, row) of the claimed ones
+        actually inserted (a key queued before stays as it was)."""
+        rows = [claimed(row, now) if take_now(row) else row for row in self.rows.values()]
+        self.rows.clear()
+        ids = await enqueue_many(session, rows)
+        return [(ids[row["dedupe_key"]], row) for row in rows
+                if row["status"] == "sending" and row["dedupe_key"] in ids]
 
 
 def _claimable(now: datetime):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import deferred
 from storage.models import Attachment, Ticket, TicketEvent, TicketReporter
 from storage.sql import insert_ignore
 
@@ -50,24 +52,28 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()
-    await add_event(session, ticket.id, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now,
-                    need_id=False)
+    note_event(session, ticket.id, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now)
     if assignee_id is not None:
-        await add_event(session, ticket.id, "assigned", f"person:{assignee_id}", actor_id=None, now=now,
-                        need_id=False)
+        note_event(session, ticket.id, "assigned", f"person:{assignee_id}", actor_id=None, now=now)
     return ticket
 
 
 async def add_event(
     session: AsyncSession, ticket_id: int, kind: str, detail: str = "", *, actor_id: int | None, now: datetime,
-    need_id: bool = True,
 ) -> TicketEvent:
-    """Record a change; need_id=False leaves the INSERT to the next flush (batched with others)."""
+    """Record a change, written at once (its id names the messages it owes)."""
+    await deferred.write(session, TicketEvent.__table__)  # keep the trail in order: earlier events first
     event = TicketEvent(ticket_id=ticket_id, kind=kind, detail=detail, actor_id=actor_id, created_at=now)
     session.add(event)
-    if need_id:
-        await session.flush()
+    await session.flush()
     return event
+
+
+def note_event(session: AsyncSession, ticket_id: int, kind: str, detail: str = "", *, actor_id: int | None,
+               now: datetime) -> None:
+    """Record a change whose id nobody needs: written with the others at commit (one statement)."""
+    deferred.defer(session, TicketEvent.__table__, {"ticket_id": ticket_id, "actor_id": actor_id, "kind": kind,
+                                                    "detail": detail, "created_at": now})
 
 
 async def ticket_for_message(session: AsyncSession, message_id: str) -> Ticket | None:
@@ -155,29 +161,29 @@ async def add_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int,
     )
 
 
-async def reporter_count(session: AsyncSession, ticket_id: int) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == ticket_id)) or 0)
+@dataclass
+class Candidate:
+    """An open ticket a new report may be about."""
+
+    ticket: Ticket
+    mine: bool  # this resident reported it already
+    reporters: int
 
 
-async def open_in_group(session: AsyncSession, *, group_id: int, category: str, since: datetime) -> list[Ticket]:
-    """Open tickets of one category in one group, newest first (duplicate candidates)."""
-    rows = await session.scalars(
-        select(Ticket)
+async def duplicate_candidates(session: AsyncSession, *, group_id: int, category: str, since: datetime,
+                               person_id: int) -> list[Candidate]:
+    """Open tickets of one category in one group, newest first, each with whether this person reported
+    it and how many did (one query: this runs for every report)."""
+    mine = exists().where(TicketReporter.ticket_id == Ticket.id, TicketReporter.person_id == person_id)
+    reporters = (select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == Ticket.id)
+                 .scalar_subquery())
+    rows = await session.execute(
+        select(Ticket, mine, reporters)
         .where(Ticket.group_id == group_id, Ticket.category == category, Ticket.created_at >= since,
                Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.id.desc())
     )
-    return list(rows.all())
-
-
-async def reported_among(session: AsyncSession, ticket_ids: list[int], person_id: int) -> set[int]:
-    """Which of these tickets this person reported (one query, however many tickets are open)."""
-    if not ticket_ids:
-        return set()
-    rows = await session.scalars(select(TicketReporter.ticket_id).where(
-        TicketReporter.person_id == person_id, TicketReporter.ticket_id.in_(ticket_ids)))
-    return set(rows.all())
+    return [Candidate(ticket, bool(is_mine), int(count)) for ticket, is_mine, count in rows.all()]
 
 
 async def awaiting_rating(session: AsyncSession, person_id: int, number: int | None) -> Ticket | None:

@@ -14,26 +14,28 @@ from bot.nlp.signature import same_problem, signature
 from bot.services import routing
 from bot.services.clock import deadlines
 from bot.services.notify import URGENT_PRIORITY, Notifier
-from storage import directory, tickets
+from bot.services.roster import Roster
+from storage import tickets
 from storage.models import Group, Person, Ticket
 
 
-async def take_report(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
-                      resident: Person, result: Classification) -> Ticket:
+async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage,
+                      group: Group, resident: Person, result: Classification) -> Ticket:
     settings = notify.settings
     sig = signature(message.text, result, settings.community.places)
     since = notify.now - timedelta(hours=settings.duplicates.window_hours)
-    candidates = await tickets.open_in_group(session, group_id=group.id, category=result.category, since=since)
-    mine = await tickets.reported_among(session, [t.id for t in candidates], resident.id)
-    for ticket in candidates:
-        if ticket.id in mine:
+    candidates = await tickets.duplicate_candidates(session, group_id=group.id, category=result.category,
+                                                    since=since, person_id=resident.id)
+    for candidate in candidates:
+        ticket = candidate.ticket
+        if candidate.mine:
             if same_problem(sig, ticket.signature) or not sig["objects"] or not ticket.signature.get("objects"):
                 await _repeat(notify, message, group, ticket)
                 return ticket
         elif same_problem(sig, ticket.signature):
-            await _join(session, notify, message, group, resident, ticket)
+            await _join(session, notify, roster, message, group, resident, candidate)
             return ticket
-    return await _open(session, notify, message, group, resident, result, sig)
+    return await _open(session, notify, roster, message, group, resident, result, sig)
 
 
 def _reply(message: IncomingMessage, group: Group, text: str) -> Outgoing:
@@ -56,25 +58,26 @@ async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, tick
                     texts.repeat_ack(ticket.id, ticket.status))
 
 
-async def _join(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
-                resident: Person, ticket: Ticket) -> None:
+async def _join(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
+                resident: Person, candidate: tickets.Candidate) -> None:
+    ticket = candidate.ticket
     await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id,
                                chat_id=message.talker_id, display_name=message.display_name,
                                room_id=message.room_id, message_id=message.message_id, now=notify.now)
-    event = await tickets.add_event(session, ticket.id, "joined", message.text[:500], actor_id=resident.id,
-                                    now=notify.now)
-    count = await tickets.reporter_count(session, ticket.id)
-    await _reply_to(notify, f"event:{event.id}:ack", message, group, texts.duplicate_ack(ticket.id, count))
-    assignee = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
-    await notify.to_staff(f"event:{event.id}:alert",
+    tickets.note_event(session, ticket.id, "joined", message.text[:500], actor_id=resident.id, now=notify.now)
+    count = candidate.reporters + 1
+    key = f"ticket:{ticket.id}:joined:{message.message_id}"
+    await _reply_to(notify, f"{key}:ack", message, group, texts.duplicate_ack(ticket.id, count))
+    assignee = await roster.member(session, ticket.assignee_id)
+    await notify.to_staff(f"{key}:alert",
                           texts.duplicate_alert(ticket.id, message.display_name, group.topic, count, message.text),
                           mention=[assignee] if assignee else [], team=ticket.team)
 
 
-async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessage, group: Group,
+async def _open(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
                 resident: Person, result: Classification, sig: dict) -> Ticket:
     settings = notify.settings
-    assignee, team = await routing.route(session, settings, group, result.category)
+    assignee, team = await routing.route(session, roster, settings, group, result.category)
     take_due, due = deadlines(settings, result.urgency, notify.now)
     if settings.sla.calendar_for(result.urgency, settings.community.tz) is None:
         when = texts.sla_phrase(settings.sla.hours_for(result.urgency))
@@ -86,6 +89,8 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
         due_at=due, take_due_at=take_due, team=team, signature=sig,
     )
+    if assignee is not None:
+        roster.assigned(assignee.id, ticket.id)
     tickets.add_first_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
                                display_name=message.display_name, room_id=message.room_id,
                                message_id=message.message_id, now=notify.now)
@@ -101,7 +106,7 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
 
     mention = [assignee] if assignee else []
     if emergency:  # everyone who can act, at once
-        mention += [p for p in await directory.supervisors(session) if p not in mention]
+        mention += [p for p in await roster.supervisors(session) if p not in mention]
     alert = texts.staff_alert(
         number=ticket.id, intent=result.intent, category=result.category, urgency=result.urgency,
         group_topic=group.topic, grid_name=settings.grid_name(group.grid_id), resident=message.display_name,
@@ -109,6 +114,6 @@ async def _open(session: AsyncSession, notify: Notifier, message: IncomingMessag
         due=texts.local_time(ticket.due_at, settings.community.tz),
     )
     await notify.to_staff(f"ticket:{ticket.id}:alert", alert, mention=mention, priority=priority, team=team)
-    await tickets.add_event(session, ticket.id, "alerted", ", ".join(p.name for p in mention), actor_id=None,
-                            now=notify.now, need_id=False)
+    tickets.note_event(session, ticket.id, "alerted", ", ".join(p.name for p in mention), actor_id=None,
+                       now=notify.now)
     return ticket

@@ -19,17 +19,24 @@ URGENT_PRIORITY = 10  # emergencies jump the outbox queue
 
 
 class Notifier:
-    def __init__(self, session: AsyncSession, settings: Settings, now: datetime):
+    def __init__(self, session: AsyncSession, settings: Settings, now: datetime, batch: outbox.Batch | None = None):
         self.session = session
         self.settings = settings
         self.now = now
+        # With a batch, rows are written together when the caller commits, and `queued` lists every key
+        # given (a key queued before is only found out then); without one, each is written at once.
+        self.batch = batch
         self.queued: list[str] = []
 
     async def send(self, key: str, message: Outgoing, *, channel: str = "chat", priority: int = 0,
                    not_before: datetime | None = None) -> None:
         """Queue once per key (a retried or repeated event never owes a message twice)."""
-        if await outbox.enqueue(self.session, key, message, now=self.now, channel=channel, priority=priority,
-                                not_before=not_before, account=self.settings.transport.account):
+        row = outbox.outbox_row(key, message, now=self.now, channel=channel, priority=priority,
+                                not_before=not_before, account=self.settings.transport.account)
+        if self.batch is not None:
+            self.batch.add(row)
+            self.queued.append(key)
+        elif await outbox.insert_row(self.session, row):
             self.queued.append(key)
 
     async def to_staff(self, key: str, text: str, *, mention: Sequence[Person] = (), priority: int = 0,

@@ -125,3 +125,15 @@ def test_team_members_must_be_staff(tmp_path):
 
     with pytest.raises(ConfigError, match=r"teams\[0\]\.members: '不存在' is not in \[\[staff\]\]"):
         make_settings(tmp_path, '[[teams]]\nname = "x"\nmembers = ["不存在"]\n')
+
+
+async def test_staff_member_bound_while_running_is_mentioned_at_once(bot, transport):
+    await bot.dispatcher.feed(resident_message("3号楼电梯坏了，麻烦尽快修一下", name="王阿姨", time=bot.clock()))
+    await settle(bot)
+    first = said_in(transport, STAFF_GROUP)[-1]
+    assert first.mention_names == ("张敏",) and first.mention_ids == ()  # no chat identity known yet
+    await bot.dispatcher.feed(resident_message("收到", name="张敏", group=STAFF_GROUP, time=bot.clock()))
+    await bot.dispatcher.feed(resident_message("楼道的声控灯不亮了，晚上看不见，麻烦修一下", name="李大爷", time=bot.clock()))
+    await settle(bot)
+    second = said_in(transport, STAFF_GROUP)[-1]
+    assert second.mention_names == ("张敏",) and second.mention_ids == ("wxid_张敏",)

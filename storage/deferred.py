@@ -1,0 +1,52 @@
+"""Rows that nothing reads back at once, written in one statement per table when the transaction commits.
+
+A flood turns into hundreds of small INSERTs (every new ticket writes three audit events); each
+costs a round trip. Deferred rows are kept in the session and written together: before the
+commit, or earlier as soon as an ORM query touches their table, so a read in the same transaction
+still sees them. A rollback drops them with everything else.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, event, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
+
+_KEY = "deferred_rows"
+
+
+def defer(session: AsyncSession, table: Table, row: dict) -> None:
+    """Queue an INSERT of `row` into `table` for this transaction (rows of one table keep their order)."""
+    session.sync_session.info.setdefault(_KEY, {}).setdefault(table, []).append(row)
+
+
+async def write(session: AsyncSession, table: Table) -> None:
+    """Write the table's deferred rows now (before an insert that must come after them)."""
+    await session.run_sync(_write, {table})
+
+
+def _write(session: Session, tables: set[Table] | None = None) -> None:
+    pending: dict[Table, list[dict]] = session.info.get(_KEY) or {}
+    for table in [t for t in pending if tables is None or t in tables]:
+        rows = pending.pop(table)  # popped first: the INSERT below must not write them again
+        session.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # Sync listeners of an AsyncSession run inside its greenlet, where execute() may be called.
+    _write(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(state: ORMExecuteState) -> None:
+    pending = state.session.info.get(_KEY)
+    if pending:
+        touched = {mapper.local_table for mapper in state.all_mappers} & set(pending)
+        if touched:
+            _write(state.session, touched)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_KEY, None)
