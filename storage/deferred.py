@@ -3,10 +3,13 @@
 A flood turns into hundreds of small INSERTs (every new ticket writes three audit events); each
 costs a round trip. Deferred rows are kept in the session and written together: before the
 commit, or earlier as soon as an ORM query touches their table, so a read in the same transaction
-still sees them. A rollback drops them with everything else.
+still sees them (an ORM query selecting their entity or columns; not one that only
+mentions them in a subquery). A rollback drops them with everything else.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,13 +41,20 @@ def _before_commit(session: Session) -> None:
     _write(session)
 
 
+# Tables a statement reads, by statement: the hot queries are built once, so this is worked out once.
+_tables_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
     pending = state.session.info.get(_KEY)
     if pending:
-        touched = {mapper.local_table for mapper in state.all_mappers} & set(pending)
+        tables = _tables_of.get(state.statement)
+        if tables is None:
+            tables = _tables_of[state.statement] = frozenset(m.local_table for m in state.all_mappers)
+        touched = tables & pending.keys()
         if touched:
-            _write(state.session, touched)
+            _write(state.session, set(touched))
 
 
 @event.listens_for(Session, "after_rollback")

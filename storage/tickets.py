@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import deferred
@@ -149,13 +149,13 @@ def add_first_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int,
                                display_name=display_name, room_id=room_id, message_id=message_id, created_at=now))
 
 
-async def add_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int, group_id: int, chat_id: str,
+async def add_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,
                        display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> bool:
     """Record one more resident reporting this ticket; False when they had already."""
     return await insert_ignore(
         session,
         TicketReporter,
-        {"ticket_id": ticket.id, "person_id": person_id, "group_id": group_id, "chat_id": chat_id,
+        {"ticket_id": ticket_id, "person_id": person_id, "group_id": group_id, "chat_id": chat_id,
          "display_name": display_name, "room_id": room_id, "message_id": message_id, "created_at": now},
         ["ticket_id", "person_id"],
     )
@@ -163,27 +163,39 @@ async def add_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int,
 
 @dataclass
 class Candidate:
-    """An open ticket a new report may be about."""
+    """An open ticket a new report may be about (only what deciding and answering need)."""
 
-    ticket: Ticket
+    id: int
+    status: str
+    signature: dict
+    assignee_id: int | None
+    team: str | None
     mine: bool  # this resident reported it already
     reporters: int
+
+
+def _candidates_query():
+    """Built once: this runs for every report, and building a statement costs more than running it here."""
+    person, group, category, since = (bindparam(n) for n in ("person_id", "group_id", "category", "since"))
+    mine = exists().where(TicketReporter.ticket_id == Ticket.id, TicketReporter.person_id == person)
+    reporters = (select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == Ticket.id)
+                 .scalar_subquery())
+    return (select(Ticket.id, Ticket.status, Ticket.signature, Ticket.assignee_id, Ticket.team, mine, reporters)
+            .where(Ticket.group_id == group, Ticket.category == category, Ticket.created_at >= since,
+                   Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.id.desc()))
+
+
+_CANDIDATES = _candidates_query()
 
 
 async def duplicate_candidates(session: AsyncSession, *, group_id: int, category: str, since: datetime,
                                person_id: int) -> list[Candidate]:
     """Open tickets of one category in one group, newest first, each with whether this person reported
-    it and how many did (one query: this runs for every report)."""
-    mine = exists().where(TicketReporter.ticket_id == Ticket.id, TicketReporter.person_id == person_id)
-    reporters = (select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == Ticket.id)
-                 .scalar_subquery())
-    rows = await session.execute(
-        select(Ticket, mine, reporters)
-        .where(Ticket.group_id == group_id, Ticket.category == category, Ticket.created_at >= since,
-               Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.id.desc())
-    )
-    return [Candidate(ticket, bool(is_mine), int(count)) for ticket, is_mine, count in rows.all()]
+    it and how many did."""
+    rows = await session.execute(_CANDIDATES, {"group_id": group_id, "category": category, "since": since,
+                                               "person_id": person_id})
+    return [Candidate(*row[:5], mine=bool(row[5]), reporters=int(row[6])) for row in rows.all()]
 
 
 async def awaiting_rating(session: AsyncSession, person_id: int, number: int | None) -> Ticket | None:

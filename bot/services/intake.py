@@ -20,22 +20,22 @@ from storage.models import Group, Person, Ticket
 
 
 async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage,
-                      group: Group, resident: Person, result: Classification) -> Ticket:
+                      group: Group, resident: Person, result: Classification) -> int:
+    """The ticket number the report went to (a new one, or the open one about the same problem)."""
     settings = notify.settings
     sig = signature(message.text, result, settings.community.places)
     since = notify.now - timedelta(hours=settings.duplicates.window_hours)
     candidates = await tickets.duplicate_candidates(session, group_id=group.id, category=result.category,
                                                     since=since, person_id=resident.id)
-    for candidate in candidates:
-        ticket = candidate.ticket
-        if candidate.mine:
+    for ticket in candidates:
+        if ticket.mine:
             if same_problem(sig, ticket.signature) or not sig["objects"] or not ticket.signature.get("objects"):
                 await _repeat(notify, message, group, ticket)
-                return ticket
+                return ticket.id
         elif same_problem(sig, ticket.signature):
-            await _join(session, notify, roster, message, group, resident, candidate)
-            return ticket
-    return await _open(session, notify, roster, message, group, resident, result, sig)
+            await _join(session, notify, roster, message, group, resident, ticket)
+            return ticket.id
+    return (await _open(session, notify, roster, message, group, resident, result, sig)).id
 
 
 def _reply(message: IncomingMessage, group: Group, text: str) -> Outgoing:
@@ -51,7 +51,7 @@ async def _reply_to(notify: Notifier, key: str, message: IncomingMessage, group:
         await notify.send(key, _reply(message, group, text), priority=priority)
 
 
-async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, ticket: Ticket) -> None:
+async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, ticket: tickets.Candidate) -> None:
     """The same resident again: no second ticket; remind them of the first at most once an hour."""
     hour = notify.now.strftime("%Y%m%d%H")
     await _reply_to(notify, f"ticket:{ticket.id}:repeat:{message.talker_id}:{hour}", message, group,
@@ -59,13 +59,12 @@ async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, tick
 
 
 async def _join(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
-                resident: Person, candidate: tickets.Candidate) -> None:
-    ticket = candidate.ticket
-    await tickets.add_reporter(session, ticket, person_id=resident.id, group_id=group.id,
+                resident: Person, ticket: tickets.Candidate) -> None:
+    await tickets.add_reporter(session, ticket.id, person_id=resident.id, group_id=group.id,
                                chat_id=message.talker_id, display_name=message.display_name,
                                room_id=message.room_id, message_id=message.message_id, now=notify.now)
     tickets.note_event(session, ticket.id, "joined", message.text[:500], actor_id=resident.id, now=notify.now)
-    count = candidate.reporters + 1
+    count = ticket.reporters + 1
     key = f"ticket:{ticket.id}:joined:{message.message_id}"
     await _reply_to(notify, f"{key}:ack", message, group, texts.duplicate_ack(ticket.id, count))
     assignee = await roster.member(session, ticket.assignee_id)
