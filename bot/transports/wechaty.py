@@ -5,7 +5,11 @@ verified details):
 - own the connection: python-wechaty's Wechaty.start() sleeps 60 s after a lost stream and stops the
   event loop on puppet errors, so we drive `puppet.start()` ourselves, reconnect with backoff and
   probe liveness with ding/dong (its heartbeat listener never fires);
-- ignore the bot's own messages, which come back as events;
+- ignore the bot's own messages, which come back as events: the ids the sends returned are dropped
+  before python-wechaty would fetch their payload (it bridges every puppet event but 'message',
+  which `_on_message_event` takes);
+- remember each member's group alias (python-wechaty asks the gateway on every call), per room,
+  until a join/leave/topic event in that room or ALIAS_TTL;
 - stream photos from the gateway (FileBox cannot read the UUID boxes used above 20 KB);
 - follow room topic changes (python-wechaty caches room payloads forever).
 """
@@ -15,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
+from collections import OrderedDict
 from datetime import timezone
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 wechaty = load()
 import betterproto  # noqa: E402  (after the compatibility patch)
 from grpclib.exceptions import GRPCError, StreamTerminatedError  # noqa: E402
+from wechaty.config import AT_SEPARATOR  # noqa: E402
 from wechaty_grpc.wechaty.puppet import ImageType  # noqa: E402
 from wechaty_puppet import MessageType, PuppetOptions  # noqa: E402
 from wechaty_puppet.exceptions import WechatyPuppetError  # noqa: E402
@@ -39,6 +46,14 @@ from wechaty_puppet.exceptions import WechatyPuppetError  # noqa: E402
 CONNECTION_ERRORS = (ConnectionError, OSError, StreamTerminatedError, GRPCError, asyncio.TimeoutError,
                      WechatyPuppetError)
 BACKOFF_MAX = 5.0  # seconds; the bot is back within this long after the gateway returns
+# WeChat sends no event when a member changes their group alias (群昵称): a cached alias is asked
+# again after this long. Join/leave/topic events in a room forget that room's aliases at once.
+ALIAS_TTL = 300.0  # seconds
+# A message event that arrives while a send is in flight may be that send coming back (the gateway
+# can send the event before the reply that carries its id): wait this long at most for the id.
+OWN_ECHO_WAIT = 1.0  # seconds
+SENT_IDS_KEPT = 2000  # ids of our own recent messages
+SEEN_IDS_KEPT = 10000  # ids of recent message events (the gateway may repeat one)
 KINDS: dict[Any, MessageKind] = {
     MessageType.MESSAGE_TYPE_TEXT: "text",
     MessageType.MESSAGE_TYPE_IMAGE: "image",
@@ -55,9 +70,6 @@ class _Bot(wechaty.Wechaty):
         super().__init__(options)
         self._transport = transport
 
-    async def on_message(self, msg) -> None:
-        await self._transport._on_message(msg)
-
     async def on_room_join(self, room, invitees, inviter, date=None) -> None:
         await self._transport._on_room_join(room, invitees)
 
@@ -67,6 +79,44 @@ class _Bot(wechaty.Wechaty):
 
 async def _noop() -> None:
     return None
+
+
+class _AllButMessages:
+    """The puppet as Wechaty.init_puppet_event_bridge sees it: every listener but 'message' is added.
+
+    The bridge's message listener fetches the payload of every message (ours included) before any
+    callback could drop it; the transport listens to the puppet's 'message' event itself.
+    """
+
+    def __init__(self, puppet):
+        self._puppet = puppet
+
+    def on(self, event_name: str, listener) -> None:
+        if event_name != "message":
+            self._puppet.on(event_name, listener)
+
+    def __getattr__(self, name: str):
+        return getattr(self._puppet, name)
+
+
+class _RecentIds:
+    """The last `size` ids added, for membership tests."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, item: str) -> None:
+        self._ids[item] = None
+        self._ids.move_to_end(item)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class WechatyTransport(Transport):
@@ -84,6 +134,12 @@ class WechatyTransport(Transport):
         self._topic_by_room: dict[str, str] = dict(self._room_ids)  # room id -> configured topic
         self._ignored: set[str] = set()
         self._member_ids: dict[tuple[str, str], str] = {}  # (room id, staff name) -> contact id
+        self._aliases: dict[str, dict[str, tuple[str | None, float]]] = {}  # room -> member -> (alias, when)
+        self._room_changes: dict[str, int] = {}  # room id -> room events seen (an alias read across one is not kept)
+        self._clock = time.monotonic
+        self._sent_ids = _RecentIds(SENT_IDS_KEPT)
+        self._seen_ids = _RecentIds(SEEN_IDS_KEPT)
+        self._sending: set[asyncio.Future] = set()  # one per send in flight
         self._on_event: EventHandler | None = None
         self._bot: _Bot | None = None
         self._logged_in = asyncio.Event()
@@ -109,9 +165,13 @@ class WechatyTransport(Transport):
         # The plugin manager (a web server on port 5000 and a scheduler) breaks a second login; we use no plugins.
         self._bot._plugin_manager.start = _noop
         await self._bot.init_puppet()
-        await self._bot.init_puppet_event_bridge(self._bot.puppet)
-        self._bot.puppet.on("login", self._on_login)  # fires on every login, unlike Wechaty.on_login
-        self._bot.puppet.on("dong", self._on_dong)
+        puppet = self._bot.puppet
+        await self._bot.init_puppet_event_bridge(_AllButMessages(puppet))
+        puppet.on("message", self._on_message_event)
+        puppet.on("login", self._on_login)  # fires on every login, unlike Wechaty.on_login
+        puppet.on("dong", self._on_dong)
+        for event in ("room-join", "room-leave", "room-topic"):  # as they arrive, before the bridge's fetches
+            puppet.on(event, self._on_room_change)
         self._supervisor = asyncio.create_task(self._supervise(), name="wechaty-connection")
 
     async def stop(self) -> None:
@@ -213,7 +273,6 @@ class WechatyTransport(Transport):
         return None
 
     def _on_room_topic(self, room_id: str, new_topic: str, old_topic: str) -> None:
-        self._member_ids = {k: v for k, v in self._member_ids.items() if k[0] != room_id}
         if new_topic in self._configured:
             self._topic_by_room[room_id] = new_topic
         elif room_id in self._topic_by_room:
@@ -221,10 +280,54 @@ class WechatyTransport(Transport):
                         old_topic, new_topic, self._topic_by_room[room_id])
         self._ignored.discard(room_id)
 
+    def _on_room_change(self, payload) -> None:
+        """A member joined or left, or the topic changed: forget what we know about the room's members."""
+        room_id = payload.room_id
+        self._room_changes[room_id] = self._room_changes.get(room_id, 0) + 1
+        self._aliases.pop(room_id, None)
+        self._member_ids = {k: v for k, v in self._member_ids.items() if k[0] != room_id}
+
+    async def _alias(self, room, member) -> str | None:
+        """The member's alias in the group, asked of the gateway at most once per ALIAS_TTL."""
+        known = self._aliases.get(room.room_id, {}).get(member.contact_id)
+        now = self._clock()
+        if known is not None and now - known[1] < ALIAS_TTL:
+            return known[0]
+        changes = self._room_changes.get(room.room_id, 0)
+        alias = (await room.alias(member)) or None
+        if self._room_changes.get(room.room_id, 0) == changes:  # no room event while we asked
+            self._aliases.setdefault(room.room_id, {})[member.contact_id] = (alias, now)
+        return alias
+
+    async def _on_message_event(self, payload) -> None:
+        """The puppet's 'message' event: drop our own messages and repeats, then read the message."""
+        message_id = payload.message_id
+        if message_id in self._seen_ids:
+            return  # the gateway sometimes sends one event twice
+        self._seen_ids.add(message_id)
+        if await self._is_own(message_id):
+            return
+        try:
+            msg = self._bot.Message.load(message_id)
+            await msg.ready()
+        except Exception:
+            log.exception("could not read WeChat message %s; skipped", message_id)
+            return
+        await self._on_message(msg)
+
+    async def _is_own(self, message_id: str) -> bool:
+        """Whether a send of ours returned this id (waiting for the sends in flight, if any)."""
+        if message_id in self._sent_ids:
+            return True
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=OWN_ECHO_WAIT)
+            return message_id in self._sent_ids
+        return False
+
     async def _on_message(self, msg) -> None:
         try:
             if msg.is_self():
-                return  # our own message coming back: answering it would loop forever
+                return  # our own message coming back (or sent from the phone): answering could loop forever
             event = await self._convert(msg)
         except Exception:
             log.exception("could not read a WeChat message; skipped")
@@ -250,7 +353,7 @@ class WechatyTransport(Transport):
         mention_ids: tuple[str, ...] = ()
         mentions_me = False
         if room is not None:
-            alias = (await room.alias(talker)) or None
+            alias = await self._alias(room, talker)
             mention_ids = tuple(msg.payload.mention_ids or ())
             mentions_me = self._bot.puppet.self_id() in mention_ids
         attachment = None
@@ -322,13 +425,36 @@ class WechatyTransport(Transport):
             if message.to_id:
                 contact = self._bot.Contact.load(message.to_id)
                 await contact.ready()
-                await contact.say(message.text)
+                await self._send_text(contact.contact_id, message.text)
                 return
             room = await self._room_for(message)
             mention_ids = list(message.mention_ids) or await self._ids_for_names(room, message.mention_names)
-            await room.say(message.text, mention_ids=mention_ids or None)
+            await self._send_text(room.room_id, message.text, mention_ids)
         except CONNECTION_ERRORS as exc:
             raise TransportUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _send_text(self, conversation_id: str, text: str, mention_ids: list[str] | None = None) -> None:
+        """Room.say / Contact.say without their payload fetch of the sent message; its id is remembered.
+
+        The text gets the "@name" prefix the way Room.say writes it (names from the contacts).
+        """
+        if mention_ids:
+            names = []
+            for contact_id in mention_ids:
+                contact = self._bot.Contact.load(contact_id)
+                await contact.ready()
+                names.append("@" + contact.name)
+            text = AT_SEPARATOR.join(names) + " " + text
+        sending = asyncio.get_running_loop().create_future()
+        self._sending.add(sending)
+        try:
+            message_id = await self._bot.puppet.message_send_text(
+                conversation_id=conversation_id, message=text, mention_ids=mention_ids or None)
+            if message_id:
+                self._sent_ids.add(message_id)
+        finally:
+            self._sending.discard(sending)
+            sending.set_result(None)
 
     async def _room_for(self, message: Outgoing):
         room_id = message.room_id
@@ -353,7 +479,7 @@ class WechatyTransport(Transport):
             members = await room.member_list()
             for name in missing:
                 for member in members:
-                    if member.name == name or (await room.alias(member)) == name:
+                    if member.name == name or (await self._alias(room, member)) == name:
                         self._member_ids[(room.room_id, name)] = member.contact_id
                         break
         return [self._member_ids[(room.room_id, n)] for n in names if (room.room_id, n) in self._member_ids]

@@ -379,6 +379,21 @@ class GridbotPuppet extends PuppetMock {
 const puppet = new GridbotPuppet({ mocker })
 // errors emitted by the puppet must never crash the process
 puppet.on('error', e => glog('puppet error event:', JSON.stringify(e)))
+
+/**
+ * Calls the gRPC service made to the puppet, for tests that count round trips:
+ * method -> list of argument lists.  GET /calls, DELETE /calls.
+ */
+let puppetCalls = {}
+const COUNTED = ['messagePayload', 'roomMemberPayload', 'roomMemberList', 'roomPayload', 'contactPayload',
+  'messageSendText']
+for (const name of COUNTED) {
+  const original = puppet[name].bind(puppet)
+  puppet[name] = (...args) => {
+    (puppetCalls[name] ||= []).push(args.filter(a => typeof a === 'string'))
+    return original(...args)
+  }
+}
 const BASE_MESSAGE_LISTENERS = puppet.listenerCount('message')
 
 function streamAttached () {
@@ -631,9 +646,24 @@ const routes = {
     return { ok: true, room, old_topic: oldTopic, topic, changer: changerId, delivered: streamAttached() }
   },
 
+  'POST /alias': async body => {
+    // a member changes their group alias (群昵称): WeChat sends no event for that
+    requireWorld(); requireLoggedIn()
+    const { room, contact, alias = '' } = body
+    need(roomExists(room), `unknown room: ${room}`)
+    need(mocker.roomPayload(room).memberIdList.includes(contact), `${contact} is not in ${room}`)
+    need(typeof alias === 'string', '"alias" must be a string')
+    const old = ROOM_ALIAS.get(room)[contact] || ''
+    ROOM_ALIAS.get(room)[contact] = alias
+    await puppet.dirtyPayload(PUPPET_TYPES.Dirty.RoomMember, room)
+    return { ok: true, room, contact, old_alias: old, alias }
+  },
+
   'GET /sent': async () => sentMessages,
   'DELETE /sent': async () => { const n = sentMessages.length; sentMessages = []; return { ok: true, cleared: n } },
   'GET /messages': async () => allMessages,
+  'GET /calls': async () => puppetCalls,
+  'DELETE /calls': async () => { puppetCalls = {}; return { ok: true } },
 
   'POST /stop': async body => {
     const wasRunning = await stopGrpc({ stopPuppet: !!body.stop_puppet })
