@@ -175,8 +175,8 @@ class Dispatcher:
             self.sender.wake()
 
     async def _process_together(self, messages: list[IncomingMessage]) -> bool:
+        """Returns whether rows were queued for the sender to find in the table."""
         now = self.clock()
-        queued = False
         owed = outbox.Batch()
         async with self.sessions.begin() as session:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
@@ -185,14 +185,14 @@ class Dispatcher:
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
                     continue  # processed already, by us or another instance
-                queued |= await self._handle(session, cache, message, now, owed)
+                await self._handle(session, cache, message, now, owed)
                 done.append(message.message_id)
             # What the batch owes, in one statement; replies that may go now skip the sender's queue.
-            ready = await owed.write(session, now, self.sender.take_now)
-        if ready:
-            self.sender.hand_over(ready)
+            written = await owed.write(session, now, self.sender.take_now)
+        if written.ready:
+            self.sender.hand_over(written.ready)
         self.processed += len(done)
-        return queued
+        return written.waiting > 0
 
     async def _process_alone(self, message: IncomingMessage) -> bool:
         try:
@@ -216,7 +216,7 @@ class Dispatcher:
         self.roster.forget()
 
     async def _handle(self, session: AsyncSession, cache: "_Lookups", message: IncomingMessage,
-                      now: datetime, owed: outbox.Batch) -> bool:
+                      now: datetime, owed: outbox.Batch) -> None:
         ctx = Context(message=message, session=session, settings=self.settings, classifier=self.classifier,
                       now=now, outbox_batch=owed, roster=self.roster)
         if message.room_topic is not None:
@@ -227,8 +227,7 @@ class Dispatcher:
             for route in router.routes:
                 if route.matches(ctx):
                     await route.handler(ctx)
-                    return bool(ctx.notify.queued)
-        return False
+                    return
 
 
 class _Lookups:

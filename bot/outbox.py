@@ -91,8 +91,11 @@ class OutboxSender:
         self._ready: collections.deque[OutboxMessage] = collections.deque()
         self._backlog: set[str] = set()  # conversations with rows still waiting: nothing may overtake them
         self._caught_up = False  # until the first look at the table, older rows may be waiting anywhere
+        self._look_at = 0.0  # when to look at the table next, on the pacer's clock (0: at once)
 
     def wake(self) -> None:
+        """Rows were queued: look at the table now."""
+        self._look_at = 0.0
         self._wake.set()
 
     def take_now(self, row: dict) -> bool:
@@ -116,7 +119,7 @@ class OutboxSender:
         for row_id, values in rows:
             # attempts as read before the claim, as for rows claimed by _send_wave
             self._ready.append(OutboxMessage(**{**values, "id": row_id, "attempts": values["attempts"] - 1}))
-        self.wake()
+        self._wake.set()  # only these to send: no need to look at the table for them
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
@@ -149,6 +152,9 @@ class OutboxSender:
             ready = list(self._ready)
             self._ready.clear()
             await self._send_rows(ready, {row.id for row in ready})
+        now = self.pacer.clock()  # the pace's clock: paced rows are what the next look waits for
+        if now < self._look_at:
+            return self._look_at - now
         async with self.sessions() as session:
             rows = await outbox.due(session, self.clock(), account=self.account)
         soonest = self.settings.poll_seconds
@@ -174,6 +180,7 @@ class OutboxSender:
             wave.append(row)
         self._backlog = busy
         self._caught_up = True
+        self._look_at = now + soonest
         if wave:
             await self._send_wave(wave)
         return soonest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,14 +77,19 @@ class Batch:
         self.rows.setdefault(row["dedupe_key"], row)
 
     async def write(self, session: AsyncSession, now: datetime,
-                    take_now: Callable[[dict], bool] = lambda row: False) -> list[tuple[int, dict]]:
-        """Insert the rows; those `take_now` accepts go in as claimed. Returns (id, row) of the claimed ones
-        actually inserted (a key queued before stays as it was)."""
+                    take_now: Callable[[dict], bool] = lambda row: False) -> Written:
+        """Insert the rows; those `take_now` accepts go in as claimed (a key queued before stays as it was)."""
         rows = [claimed(row, now) if take_now(row) else row for row in self.rows.values()]
         self.rows.clear()
         ids = await enqueue_many(session, rows)
-        return [(ids[row["dedupe_key"]], row) for row in rows
-                if row["status"] == "sending" and row["dedupe_key"] in ids]
+        ready = [(ids[row["dedupe_key"]], row) for row in rows
+                 if row["status"] == "sending" and row["dedupe_key"] in ids]
+        return Written(ready=ready, waiting=len(ids) - len(ready))
+
+
+class Written(NamedTuple):
+    ready: list[tuple[int, dict]]  # (id, row) inserted as claimed: to send right after the commit
+    waiting: int  # rows inserted as pending: the sender must look at the table
 
 
 def _claimable(now: datetime):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import deferred
@@ -31,31 +31,23 @@ async def open_ticket(
     take_due_at: datetime | None = None,
     team: str | None = None,
     signature: dict | None = None,
-) -> Ticket:
-    ticket = Ticket(
-        status="open",
-        intent=intent,
-        category=category,
-        urgency=urgency,
-        text=text,
-        keywords=keywords,
-        group_id=group_id,
-        grid_id=grid_id,
-        reporter_id=reporter_id,
-        assignee_id=assignee_id,
-        source_message_id=source_message_id,
-        created_at=now,
-        due_at=due_at,
-        take_due_at=take_due_at,
-        team=team,
-        signature=signature or {},
-    )
-    session.add(ticket)
-    await session.flush()
-    note_event(session, ticket.id, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now)
+) -> int:
+    """Insert the ticket and its first audit events; returns its number."""
+    number = await session.scalar(_OPEN_TICKET, {
+        "status": "open", "intent": intent, "category": category, "urgency": urgency, "text": text,
+        "keywords": keywords, "group_id": group_id, "grid_id": grid_id, "reporter_id": reporter_id,
+        "assignee_id": assignee_id, "source_message_id": source_message_id, "created_at": now, "due_at": due_at,
+        "take_due_at": take_due_at, "team": team, "signature": signature or {},
+    })
+    note_event(session, number, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now)
     if assignee_id is not None:
-        note_event(session, ticket.id, "assigned", f"person:{assignee_id}", actor_id=None, now=now)
-    return ticket
+        note_event(session, number, "assigned", f"person:{assignee_id}", actor_id=None, now=now)
+    return number
+
+
+# Plain INSERTs built once (a flood opens hundreds of tickets; the ORM's unit of work is not needed here).
+_OPEN_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_ADD_REPORTER = insert(TicketReporter.__table__)
 
 
 async def add_event(
@@ -142,11 +134,12 @@ async def photo_count(session: AsyncSession, ticket_id: int) -> int:
         select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)) or 0)
 
 
-def add_first_reporter(session: AsyncSession, ticket: Ticket, *, person_id: int, group_id: int, chat_id: str,
-                       display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> None:
-    """The reporter of a ticket just opened (cannot be there already: no conflict check, no round trip)."""
-    session.add(TicketReporter(ticket_id=ticket.id, person_id=person_id, group_id=group_id, chat_id=chat_id,
-                               display_name=display_name, room_id=room_id, message_id=message_id, created_at=now))
+async def add_first_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,
+                             display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> None:
+    """The reporter of a ticket just opened (cannot be there already: no conflict check)."""
+    await session.execute(_ADD_REPORTER, {"ticket_id": ticket_id, "person_id": person_id, "group_id": group_id,
+                                          "chat_id": chat_id, "display_name": display_name, "room_id": room_id,
+                                          "message_id": message_id, "created_at": now})
 
 
 async def add_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,

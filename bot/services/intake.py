@@ -16,7 +16,7 @@ from bot.services.clock import deadlines
 from bot.services.notify import URGENT_PRIORITY, Notifier
 from bot.services.roster import Roster
 from storage import tickets
-from storage.models import Group, Person, Ticket
+from storage.models import Group, Person
 
 
 async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage,
@@ -35,7 +35,7 @@ async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, m
         elif same_problem(sig, ticket.signature):
             await _join(session, notify, roster, message, group, resident, ticket)
             return ticket.id
-    return (await _open(session, notify, roster, message, group, resident, result, sig)).id
+    return await _open(session, notify, roster, message, group, resident, result, sig)
 
 
 def _reply(message: IncomingMessage, group: Group, text: str) -> Outgoing:
@@ -74,7 +74,7 @@ async def _join(session: AsyncSession, notify: Notifier, roster: Roster, message
 
 
 async def _open(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
-                resident: Person, result: Classification, sig: dict) -> Ticket:
+                resident: Person, result: Classification, sig: dict) -> int:
     settings = notify.settings
     assignee, team = await routing.route(session, roster, settings, group, result.category)
     take_due, due = deadlines(settings, result.urgency, notify.now)
@@ -82,37 +82,37 @@ async def _open(session: AsyncSession, notify: Notifier, roster: Roster, message
         when = texts.sla_phrase(settings.sla.hours_for(result.urgency))
     else:  # office hours: 「7 天内」 would be wrong, give the date
         when = f"{texts.local_time(due, settings.community.tz)} 前"
-    ticket = await tickets.open_ticket(
+    number = await tickets.open_ticket(
         session, intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
         keywords=result.keywords, group_id=group.id, grid_id=group.grid_id, reporter_id=resident.id,
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
         due_at=due, take_due_at=take_due, team=team, signature=sig,
     )
     if assignee is not None:
-        roster.assigned(assignee.id, ticket.id)
-    tickets.add_first_reporter(session, ticket, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
+        roster.assigned(assignee.id, number)
+    await tickets.add_first_reporter(session, number, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
                                display_name=message.display_name, room_id=message.room_id,
                                message_id=message.message_id, now=notify.now)
     emergency = result.urgency == "emergency"
     priority = URGENT_PRIORITY if emergency else 0
     if result.intent == "inquiry":
-        ack = texts.inquiry_ack(ticket.id, when)
+        ack = texts.inquiry_ack(number, when)
     else:
-        ack = texts.report_ack(ticket.id, result.category, assignee.name if assignee else None, when)
+        ack = texts.report_ack(number, result.category, assignee.name if assignee else None, when)
     if emergency:
-        ack = texts.emergency_ack(ticket.id, first_advice(message.text, settings.hotlines))
-    await _reply_to(notify, f"ticket:{ticket.id}:ack", message, group, ack, priority)
+        ack = texts.emergency_ack(number, first_advice(message.text, settings.hotlines))
+    await _reply_to(notify, f"ticket:{number}:ack", message, group, ack, priority)
 
     mention = [assignee] if assignee else []
     if emergency:  # everyone who can act, at once
         mention += [p for p in await roster.supervisors(session) if p not in mention]
     alert = texts.staff_alert(
-        number=ticket.id, intent=result.intent, category=result.category, urgency=result.urgency,
+        number=number, intent=result.intent, category=result.category, urgency=result.urgency,
         group_topic=group.topic, grid_name=settings.grid_name(group.grid_id), resident=message.display_name,
         text=message.text, keywords=result.keywords, assignee=assignee.name if assignee else None,
-        due=texts.local_time(ticket.due_at, settings.community.tz),
+        due=texts.local_time(due, settings.community.tz),
     )
-    await notify.to_staff(f"ticket:{ticket.id}:alert", alert, mention=mention, priority=priority, team=team)
-    tickets.note_event(session, ticket.id, "alerted", ", ".join(p.name for p in mention), actor_id=None,
+    await notify.to_staff(f"ticket:{number}:alert", alert, mention=mention, priority=priority, team=team)
+    tickets.note_event(session, number, "alerted", ", ".join(p.name for p in mention), actor_id=None,
                        now=notify.now)
-    return ticket
+    return number

@@ -88,5 +88,5 @@ async def test_same_key_twice_in_one_batch_is_one_message(bot):
         await batch.write(session, now)
     async with bot.sessions.begin() as session:  # and a key queued before stays as it was
         batch.add(outbox.outbox_row("same", Outgoing(text="三", room_topic=RESIDENT_GROUP), now=now))
-        assert await batch.write(session, now, lambda row: True) == []
+        assert (await batch.write(session, now, lambda row: True)).ready == []
     assert [r.text for r in await rows(bot)] == ["一"]
