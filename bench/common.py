@@ -40,7 +40,6 @@ def bench_settings(storage_url: str, data_dir: str | os.PathLike[str], **extra: 
         "GRIDBOT_STORAGE_DATA_DIR": str(data_dir),
         "GRIDBOT_OUTBOX_PER_GROUP_INTERVAL_SECONDS": "0",
         "GRIDBOT_OUTBOX_PER_ACCOUNT_PER_MINUTE": "1000000",
-        "GRIDBOT_OUTBOX_POLL_SECONDS": "0.05",
         "GRIDBOT_WEB_PORT": "0",
     }
     env.update(extra)

@@ -55,11 +55,12 @@ TARGET_P99_MS = 20.0  # at 100 messages/s
 
 
 async def start_bot(url: str, data_dir: Path, classifier):
-    from bot.app import GridBot
+    from bot.app import GridBot, freeze_startup_objects
 
     transport = RecordingTransport()
     bot = GridBot(bench_settings(url, data_dir), transport=transport, classifier=classifier)
     await bot.start(web_server=False)
+    freeze_startup_objects()  # as `gridbot run` does
     return bot, transport
 
 

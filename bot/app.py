@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -191,6 +192,14 @@ async def wait_for_database(url: str, stop: asyncio.Event) -> bool:
     return False
 
 
+def freeze_startup_objects() -> None:
+    """Move what start-up built (jieba's dictionary, SQLAlchemy's mappers …) out of the garbage
+    collector's sight: it lives as long as the process, and each full collection would walk it
+    again, pausing every handler for tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_forever(settings: Settings) -> None:
     """`gridbot run`: start, print where the sandbox is, stop cleanly on SIGTERM/SIGINT."""
     bot = GridBot(settings)
@@ -201,6 +210,7 @@ async def run_forever(settings: Settings) -> None:
     if not await wait_for_database(settings.storage.url, stop):
         return
     await bot.start(migrate=False)
+    freeze_startup_objects()
     try:
         if isinstance(bot.transport, SandboxTransport) and settings.sandbox.enabled:
             print(f"gridbot 已启动。模拟群聊（sandbox）：{bot.base_url}/sandbox", flush=True)

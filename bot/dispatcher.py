@@ -21,11 +21,13 @@ from bot.events import IncomingMessage, utcnow
 from bot.nlp.classifier import Classifier
 from bot.outbox import OutboxSender
 from bot.router import Context, Router
+from bot.services import intake
 from bot.services.roster import Roster
 from bot.spool import Spool, is_database_down, sanitize
 from bot.tasks import cancel_and_wait
 from storage import directory, inbox, outbox
 from storage.models import Group, Person
+from storage.tickets import OpenTickets
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +183,12 @@ class Dispatcher:
         async with self.sessions.begin() as session:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
             cache = _Lookups(session, self._people, self._groups, self.roster)
+            open_now = intake.open_tickets(session, self.settings, now)  # read once, shared by the batch
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
                     continue  # processed already, by us or another instance
-                await self._handle(session, cache, message, now, owed)
+                await self._handle(session, cache, message, now, owed, open_now)
                 done.append(message.message_id)
             # What the batch owes, in one statement; replies that may go now skip the sender's queue.
             written = await owed.write(session, now, self.sender.take_now)
@@ -216,9 +219,9 @@ class Dispatcher:
         self.roster.forget()
 
     async def _handle(self, session: AsyncSession, cache: "_Lookups", message: IncomingMessage,
-                      now: datetime, owed: outbox.Batch) -> None:
+                      now: datetime, owed: outbox.Batch, open_now: OpenTickets) -> None:
         ctx = Context(message=message, session=session, settings=self.settings, classifier=self.classifier,
-                      now=now, outbox_batch=owed, roster=self.roster)
+                      now=now, outbox_batch=owed, roster=self.roster, open_tickets=open_now)
         if message.room_topic is not None:
             ctx.group = await cache.group(message.room_topic)
         # Staff are recognised by name only where only staff are: the staff group.

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.events import IncomingMessage, Outgoing
 from bot.nlp.classifier import Classifier
+from bot.services import intake
 from bot.services.notify import Notifier
 from bot.services.roster import Roster
 from storage import outbox
+from storage.tickets import OpenTickets
 from storage.models import Group, Person
 
 
@@ -30,10 +32,13 @@ class Context:
     sender: Person | None = None
     outbox_batch: outbox.Batch | None = None  # the dispatcher writes what handlers queue in one go
     roster: Roster = field(default_factory=Roster)  # the dispatcher keeps one across messages
+    open_tickets: OpenTickets | None = None  # shared by the messages of one transaction
     notify: Notifier = field(init=False)
 
     def __post_init__(self) -> None:
         self.notify = Notifier(self.session, self.settings, self.now, self.outbox_batch)
+        if self.open_tickets is None:
+            self.open_tickets = intake.open_tickets(self.session, self.settings, self.now)
 
     async def say(self, key: str, message: Outgoing) -> None:
         """Queue a message in the same transaction as the change that owes it."""

@@ -2,9 +2,9 @@
 
 A flood turns into hundreds of small INSERTs (every new ticket writes three audit events); each
 costs a round trip. Deferred rows are kept in the session and written together: before the
-commit, or earlier as soon as an ORM query touches their table, so a read in the same transaction
-still sees them (an ORM query selecting their entity or columns; not one that only
-mentions them in a subquery). A rollback drops them with everything else.
+commit, or earlier as soon as a statement run through the session names their table (selected,
+joined, in a subquery, or updated), so a read in the same transaction still sees them. A
+rollback drops them with everything else.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import weakref
 from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.util import find_tables
 
 _KEY = "deferred_rows"
 
@@ -51,10 +52,16 @@ def _before_query(state: ORMExecuteState) -> None:
     if pending:
         tables = _tables_of.get(state.statement)
         if tables is None:
-            tables = _tables_of[state.statement] = frozenset(m.local_table for m in state.all_mappers)
+            tables = _tables_of[state.statement] = _tables_in(state.statement)
         touched = tables & pending.keys()
         if touched:
             _write(state.session, set(touched))
+
+
+def _tables_in(statement) -> frozenset[Table]:
+    """Every table a statement names: selected, joined, in a subquery or changed."""
+    return frozenset(t for t in find_tables(statement, check_columns=True, include_joins=True, include_crud=True)
+                     if isinstance(t, Table))
 
 
 @event.listens_for(Session, "after_rollback")

@@ -65,7 +65,7 @@ async def take_for_processing(session: AsyncSession, message_ids: list[str], now
     On PostgreSQL a second instance's UPDATE waits for ours and then finds nothing left to take.
     """
     result = await session.execute(
-        update(InboxMessage)
+        update(InboxMessage.__table__)  # the Table: the ORM has nothing loaded to keep in step
         .where(InboxMessage.message_id.in_(message_ids), InboxMessage.status == "received")
         .values(status="processed", processed_at=now)
         .returning(InboxMessage.message_id)

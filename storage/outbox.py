@@ -12,6 +12,8 @@ from bot.events import Outgoing
 from storage.models import OutboxMessage
 from storage.sql import dialect_insert, insert_ignore
 
+_TABLE = OutboxMessage.__table__
+
 # A row claimed by a sender that then died is handed out again after this long.
 CLAIM_LEASE = timedelta(minutes=2)
 
@@ -61,7 +63,7 @@ async def enqueue_many(session: AsyncSession, rows: list[dict]) -> dict[str, int
     """Queue several rows in one statement; returns {key: id} of those queued now (keys seen before are left)."""
     if not rows:
         return {}
-    table = OutboxMessage.__table__
+    table = _TABLE
     statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await session.execute(statement.returning(table.c.dedupe_key, table.c.id), rows)
     return {key: row_id for key, row_id in result.all()}
@@ -122,7 +124,7 @@ async def claim(session: AsyncSession, row_id: int, now: datetime) -> bool:
 async def claim_many(session: AsyncSession, row_ids: list[int], now: datetime) -> set[int]:
     """Take several rows in one statement; returns the ids this sender won."""
     result = await session.execute(
-        update(OutboxMessage)
+        update(_TABLE)  # the Table: no ORM bookkeeping of rows this short session never loaded
         .where(OutboxMessage.id.in_(row_ids), _claimable(now))
         .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id)
@@ -142,7 +144,7 @@ async def release_stale_claims(session: AsyncSession, account: str, before: date
 
 async def mark_sent_many(session: AsyncSession, row_ids: list[int], now: datetime) -> None:
     await session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(status="sent", sent_at=now, last_error="")
+        update(_TABLE).where(OutboxMessage.id.in_(row_ids)).values(status="sent", sent_at=now, last_error="")
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, func, insert, select
+from sqlalchemy import Text, bindparam, cast, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage import deferred
 from storage.models import Attachment, Ticket, TicketEvent, TicketReporter
@@ -45,9 +48,8 @@ async def open_ticket(
     return number
 
 
-# Plain INSERTs built once (a flood opens hundreds of tickets; the ORM's unit of work is not needed here).
+# A plain INSERT built once (a flood opens hundreds of tickets; the ORM's unit of work is not needed here).
 _OPEN_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
-_ADD_REPORTER = insert(TicketReporter.__table__)
 
 
 async def add_event(
@@ -134,24 +136,16 @@ async def photo_count(session: AsyncSession, ticket_id: int) -> int:
         select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket_id)) or 0)
 
 
-async def add_first_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,
-                             display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> None:
-    """The reporter of a ticket just opened (cannot be there already: no conflict check)."""
-    await session.execute(_ADD_REPORTER, {"ticket_id": ticket_id, "person_id": person_id, "group_id": group_id,
-                                          "chat_id": chat_id, "display_name": display_name, "room_id": room_id,
-                                          "message_id": message_id, "created_at": now})
+def note_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,
+                  display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> None:
+    """One more resident on this ticket (the first, or a 附议), written with the others at commit.
 
-
-async def add_reporter(session: AsyncSession, ticket_id: int, *, person_id: int, group_id: int, chat_id: str,
-                       display_name: str, room_id: str | None, message_id: str | None, now: datetime) -> bool:
-    """Record one more resident reporting this ticket; False when they had already."""
-    return await insert_ignore(
-        session,
-        TicketReporter,
-        {"ticket_id": ticket_id, "person_id": person_id, "group_id": group_id, "chat_id": chat_id,
-         "display_name": display_name, "room_id": room_id, "message_id": message_id, "created_at": now},
-        ["ticket_id", "person_id"],
-    )
+    The caller knows they are not on it yet (OpenTickets); a second instance adding the same
+    person at the same moment fails that batch, which is then retried one message at a time.
+    """
+    deferred.defer(session, TicketReporter.__table__, {
+        "ticket_id": ticket_id, "person_id": person_id, "group_id": group_id, "chat_id": chat_id,
+        "display_name": display_name, "room_id": room_id, "message_id": message_id, "created_at": now})
 
 
 @dataclass
@@ -167,28 +161,107 @@ class Candidate:
     reporters: int
 
 
-def _candidates_query():
-    """Built once: this runs for every report, and building a statement costs more than running it here."""
-    person, group, category, since = (bindparam(n) for n in ("person_id", "group_id", "category", "since"))
-    mine = exists().where(TicketReporter.ticket_id == Ticket.id, TicketReporter.person_id == person)
-    reporters = (select(func.count()).select_from(TicketReporter).where(TicketReporter.ticket_id == Ticket.id)
-                 .scalar_subquery())
-    return (select(Ticket.id, Ticket.status, Ticket.signature, Ticket.assignee_id, Ticket.team, mine, reporters)
-            .where(Ticket.group_id == group, Ticket.category == category, Ticket.created_at >= since,
+@dataclass
+class _Open:
+    id: int
+    category: str
+    status: str
+    signature: dict
+    assignee_id: int | None
+    team: str | None
+    reporters: set[int]  # person ids
+
+
+class OpenTickets:
+    """The open tickets that reports in one transaction may duplicate, read once per group.
+
+    A flood brings dozens of reports per batch; asking the database about each costs a round trip
+    and decodes every candidate again. This view is loaded on the first report from a group and
+    kept current as the transaction opens tickets and adds reporters, so it must not outlive it.
+    """
+
+    def __init__(self, session: AsyncSession, since: datetime):
+        self.session = session
+        self.since = since
+        self._by_group: dict[int, list[_Open]] = {}  # newest first
+        self._changes_seen = _ticket_changes(session.sync_session)
+
+    async def candidates(self, group_id: int, category: str, person_id: int) -> list[Candidate]:
+        """Open tickets of one category in one group, newest first, each with whether this person
+        reported it and how many did."""
+        if self._stale():
+            self._by_group.clear()
+        tickets = self._by_group.get(group_id)
+        if tickets is None:
+            tickets = self._by_group[group_id] = await self._load(group_id)
+            self._changes_seen = _ticket_changes(self.session.sync_session)  # the load's autoflush included
+        return [Candidate(t.id, t.status, t.signature, t.assignee_id, t.team, mine=person_id in t.reporters,
+                          reporters=len(t.reporters)) for t in tickets if t.category == category]
+
+    def opened(self, ticket_id: int, *, group_id: int, category: str, signature: dict, assignee_id: int | None,
+               team: str | None, reporter_id: int) -> None:
+        if group_id in self._by_group:
+            self._by_group[group_id].insert(0, _Open(ticket_id, category, "open", signature, assignee_id, team,
+                                                     {reporter_id}))
+
+    def joined(self, group_id: int, ticket_id: int, person_id: int) -> None:
+        for ticket in self._by_group.get(group_id, ()):
+            if ticket.id == ticket_id:
+                ticket.reporters.add(person_id)
+
+    def _stale(self) -> bool:
+        """A ticket was closed, withdrawn or reassigned in this transaction (by staff in the same batch)."""
+        session = self.session.sync_session
+        return _ticket_changes(session) != self._changes_seen or any(isinstance(obj, Ticket) for obj in session.dirty)
+
+    async def _load(self, group_id: int) -> list[_Open]:
+        rows = await self.session.execute(_OPEN_IN_GROUP, {"group_id": group_id, "since": self.since})
+        tickets: dict[int, _Open] = {}
+        for ticket_id, category, status, signature, assignee_id, team, person_id in rows.all():
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                ticket = tickets[ticket_id] = _Open(ticket_id, category, status, _signature(signature),
+                                                    assignee_id, team, set())
+            if person_id is not None:
+                ticket.reporters.add(person_id)
+        return list(tickets.values())
+
+
+_CHANGES = "ticket_changes"
+
+
+def _ticket_changes(session: Session) -> int:
+    return session.info.get(_CHANGES, 0)
+
+
+@event.listens_for(Session, "after_flush")
+def _count_ticket_changes(session: Session, flush_context) -> None:
+    # Still the pre-flush lists here: what this flush wrote.
+    if any(isinstance(obj, Ticket) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CHANGES] = _ticket_changes(session) + 1
+
+
+def _open_in_group_query():
+    """Built once. The signature comes as text and is decoded through a cache: in a flood the same
+    open tickets are read by batch after batch."""
+    return (select(Ticket.id, Ticket.category, Ticket.status, cast(Ticket.signature, Text),
+                   Ticket.assignee_id, Ticket.team, TicketReporter.person_id)
+            .outerjoin(TicketReporter, TicketReporter.ticket_id == Ticket.id)
+            .where(Ticket.group_id == bindparam("group_id"), Ticket.created_at >= bindparam("since"),
                    Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.id.desc()))
 
 
-_CANDIDATES = _candidates_query()
+_OPEN_IN_GROUP = _open_in_group_query()
 
 
-async def duplicate_candidates(session: AsyncSession, *, group_id: int, category: str, since: datetime,
-                               person_id: int) -> list[Candidate]:
-    """Open tickets of one category in one group, newest first, each with whether this person reported
-    it and how many did."""
-    rows = await session.execute(_CANDIDATES, {"group_id": group_id, "category": category, "since": since,
-                                               "person_id": person_id})
-    return [Candidate(*row[:5], mine=bool(row[5]), reporters=int(row[6])) for row in rows.all()]
+@functools.lru_cache(maxsize=4096)
+def _decoded(text: str) -> dict:
+    return json.loads(text)
+
+
+def _signature(text: str | None) -> dict:
+    return dict(_decoded(text)) if text else {}
 
 
 async def awaiting_rating(session: AsyncSession, person_id: int, number: int | None) -> Ticket | None:

@@ -54,4 +54,5 @@ async def open_ticket_for_report(ctx: Context) -> None:
             await ctx.say(f"help:{ctx.message.message_id}", ctx.reply(texts.help_note(ctx.settings.community.bot_name)))
         return  # chit-chat, thanks, notices: stay silent
     assert ctx.group is not None and ctx.sender is not None
-    await intake.take_report(ctx.session, ctx.notify, ctx.roster, ctx.message, ctx.group, ctx.sender, result)
+    await intake.take_report(ctx.session, ctx.notify, ctx.roster, ctx.open_tickets, ctx.message, ctx.group,
+                             ctx.sender, result)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.config import Settings
 from bot.emergency import first_advice
 from bot.events import IncomingMessage, Outgoing
 from bot.nlp.classifier import Classification
@@ -19,23 +20,25 @@ from storage import tickets
 from storage.models import Group, Person
 
 
-async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage,
-                      group: Group, resident: Person, result: Classification) -> int:
+def open_tickets(session: AsyncSession, settings: Settings, now: datetime) -> tickets.OpenTickets:
+    """The tickets reports in this transaction may duplicate (one view per processing transaction)."""
+    return tickets.OpenTickets(session, since=now - timedelta(hours=settings.duplicates.window_hours))
+
+
+async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, open_now: tickets.OpenTickets,
+                      message: IncomingMessage, group: Group, resident: Person, result: Classification) -> int:
     """The ticket number the report went to (a new one, or the open one about the same problem)."""
     settings = notify.settings
     sig = signature(message.text, result, settings.community.places)
-    since = notify.now - timedelta(hours=settings.duplicates.window_hours)
-    candidates = await tickets.duplicate_candidates(session, group_id=group.id, category=result.category,
-                                                    since=since, person_id=resident.id)
-    for ticket in candidates:
+    for ticket in await open_now.candidates(group.id, result.category, resident.id):
         if ticket.mine:
             if same_problem(sig, ticket.signature) or not sig["objects"] or not ticket.signature.get("objects"):
                 await _repeat(notify, message, group, ticket)
                 return ticket.id
         elif same_problem(sig, ticket.signature):
-            await _join(session, notify, roster, message, group, resident, ticket)
+            await _join(session, notify, roster, open_now, message, group, resident, ticket)
             return ticket.id
-    return await _open(session, notify, roster, message, group, resident, result, sig)
+    return await _open(session, notify, roster, open_now, message, group, resident, result, sig)
 
 
 def _reply(message: IncomingMessage, group: Group, text: str) -> Outgoing:
@@ -58,11 +61,12 @@ async def _repeat(notify: Notifier, message: IncomingMessage, group: Group, tick
                     texts.repeat_ack(ticket.id, ticket.status))
 
 
-async def _join(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
-                resident: Person, ticket: tickets.Candidate) -> None:
-    await tickets.add_reporter(session, ticket.id, person_id=resident.id, group_id=group.id,
-                               chat_id=message.talker_id, display_name=message.display_name,
-                               room_id=message.room_id, message_id=message.message_id, now=notify.now)
+async def _join(session: AsyncSession, notify: Notifier, roster: Roster, open_now: tickets.OpenTickets,
+                message: IncomingMessage, group: Group, resident: Person, ticket: tickets.Candidate) -> None:
+    tickets.note_reporter(session, ticket.id, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
+                          display_name=message.display_name, room_id=message.room_id,
+                          message_id=message.message_id, now=notify.now)
+    open_now.joined(group.id, ticket.id, resident.id)
     tickets.note_event(session, ticket.id, "joined", message.text[:500], actor_id=resident.id, now=notify.now)
     count = ticket.reporters + 1
     key = f"ticket:{ticket.id}:joined:{message.message_id}"
@@ -73,8 +77,8 @@ async def _join(session: AsyncSession, notify: Notifier, roster: Roster, message
                           mention=[assignee] if assignee else [], team=ticket.team)
 
 
-async def _open(session: AsyncSession, notify: Notifier, roster: Roster, message: IncomingMessage, group: Group,
-                resident: Person, result: Classification, sig: dict) -> int:
+async def _open(session: AsyncSession, notify: Notifier, roster: Roster, open_now: tickets.OpenTickets,
+                message: IncomingMessage, group: Group, resident: Person, result: Classification, sig: dict) -> int:
     settings = notify.settings
     assignee, team = await routing.route(session, roster, settings, group, result.category)
     take_due, due = deadlines(settings, result.urgency, notify.now)
@@ -90,9 +94,11 @@ async def _open(session: AsyncSession, notify: Notifier, roster: Roster, message
     )
     if assignee is not None:
         roster.assigned(assignee.id, number)
-    await tickets.add_first_reporter(session, number, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
-                               display_name=message.display_name, room_id=message.room_id,
-                               message_id=message.message_id, now=notify.now)
+    tickets.note_reporter(session, number, person_id=resident.id, group_id=group.id, chat_id=message.talker_id,
+                          display_name=message.display_name, room_id=message.room_id,
+                          message_id=message.message_id, now=notify.now)
+    open_now.opened(number, group_id=group.id, category=result.category, signature=sig,
+                    assignee_id=assignee.id if assignee else None, team=team, reporter_id=resident.id)
     emergency = result.urgency == "emergency"
     priority = URGENT_PRIORITY if emergency else 0
     if result.intent == "inquiry":
