@@ -29,7 +29,7 @@ from bot.web.app import create_web_app
 from bot.web.keys import ConsoleDeps
 from bot.web.security import load_secret_key
 from bot.webhooks import WebhookClient
-from storage import db, directory
+from storage import db, directory, sqlite_checkpoint
 from storage import outbox as outbox_repo
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,16 @@ class GridBot:
         self.web_port: int | None = None
         self.scheduler: Scheduler | None = None
         self.webhook_client: WebhookClient | None = None
+        self.checkpointer: sqlite_checkpoint.WalCheckpointer | None = None  # SQLite files only
 
     async def start(self, *, migrate: bool = True, web_server: bool = True) -> None:
         settings = self.settings
         if migrate:
             await db.upgrade(settings.storage.url)
-        self.engine = db.create_engine(settings.storage.url)
+        if sqlite_checkpoint.is_file_database(settings.storage.url):
+            self.checkpointer = sqlite_checkpoint.WalCheckpointer(settings.storage.url)
+            self.checkpointer.start()
+        self.engine = db.create_engine(settings.storage.url, background_checkpoints=self.checkpointer is not None)
         self.sessions = db.session_factory(self.engine)
         async with self.sessions.begin() as session:
             await directory.sync_config(session, settings)
@@ -170,6 +174,9 @@ class GridBot:
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
+            self.checkpointer = None
 
 
 async def wait_for_database(url: str, stop: asyncio.Event) -> bool:

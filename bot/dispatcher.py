@@ -1,7 +1,9 @@
 """One entry point for every incoming message: store it, then process it exactly once.
 
 Messages that arrive together are handled in small batches (one transaction to store them,
-one to process them), which keeps a flood cheap; a batch that fails is retried one message at
+one to process them), which keeps a flood cheap. Messages that arrive while a batch is being
+processed are stored by that batch's commit, so they skip a transaction of their own and still
+are in the inbox before their processing starts. A batch that fails is retried one message at
 a time so that one bad message cannot hold up the others. If the database is unreachable the
 messages wait in memory and in a spool file, and are written when it is back.
 """
@@ -108,37 +110,45 @@ class Dispatcher:
     # -- the worker ------------------------------------------------------------------------
     async def _work(self) -> None:
         delay = 0.5
-        while self._pending:
-            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
-            messages = [m for m, _ in batch]
-            try:
-                await self._store(messages)
-            except Exception as exc:
-                if not is_database_down(exc):
-                    log.exception("could not store %d messages; dropped", len(messages))
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
+        carried: list[tuple[IncomingMessage, asyncio.Future]] = []  # stored by the last batch's commit
+        while carried or self._pending:
+            if carried:
+                batch, carried = carried, []
+            else:
+                batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+                messages = [m for m, _ in batch]
+                try:
+                    await self._store(messages)
+                except Exception as exc:
+                    if not is_database_down(exc):
+                        log.exception("could not store %d messages; dropped", len(messages))
+                        for _, done in batch:
+                            if not done.done():
+                                done.set_result(None)
+                        continue
+                    # Keep them (in order) and on disk, and try again: the bot keeps receiving meanwhile.
+                    self._pending.extendleft(reversed(batch))
+                    if self.spool is not None:
+                        self.spool.add([m for m in messages if m.message_id not in self._spooled])
+                        self._spooled.update(m.message_id for m in messages)
+                    log.warning("database unavailable (%s); %d messages waiting, retrying in %.0f s",
+                                type(exc).__name__, len(self._pending), delay)
+                    await asyncio.sleep(delay)
+                    delay = min(RETRY_MAX_SECONDS, delay * 2)
                     continue
-                # Keep them (in order) and on disk, and try again: the bot keeps receiving meanwhile.
-                self._pending.extendleft(reversed(batch))
-                if self.spool is not None:
-                    self.spool.add([m for m in messages if m.message_id not in self._spooled])
-                    self._spooled.update(m.message_id for m in messages)
-                log.warning("database unavailable (%s); %d messages waiting, retrying in %.0f s",
-                            type(exc).__name__, len(self._pending), delay)
-                await asyncio.sleep(delay)
-                delay = min(RETRY_MAX_SECONDS, delay * 2)
-                continue
-            delay = 0.5
-            if self._spooled and not self._pending:
-                self.spool.clear()
-                self._spooled.clear()
-            await self._process_batch(messages)
+                delay = 0.5
+                self._stored()
+            carried = await self._process_batch([m for m, _ in batch], carry=True)
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
         self._worker = None  # no await since the loop test: a new feed() starts a new worker
+
+    def _stored(self) -> None:
+        """Everything waiting is in the inbox now: the spool of an outage is no longer needed."""
+        if self._spooled and not self._pending:
+            self.spool.clear()
+            self._spooled.clear()
 
     async def _store(self, messages: list[IncomingMessage]) -> None:
         async with self.sessions.begin() as session:
@@ -156,15 +166,24 @@ class Dispatcher:
         return False
 
     # -- processing --------------------------------------------------------------------------
-    async def _process_batch(self, messages: list[IncomingMessage]) -> None:
+    async def _process_batch(self, messages: list[IncomingMessage], *, carry: bool = False,
+                             ) -> list[tuple[IncomingMessage, asyncio.Future]]:
+        """Process stored messages. With `carry`, messages that arrived meanwhile are stored by the
+        same commit (one transaction fewer for them), and returned: they are to be processed next."""
         async with self._processing:
-            await self._process_batch_locked(messages)
+            carried: list[tuple[IncomingMessage, asyncio.Future]] = []
+            await self._process_batch_locked(messages, carried if carry else None)
+            return carried
 
-    async def _process_batch_locked(self, messages: list[IncomingMessage]) -> None:
+    async def _process_batch_locked(self, messages: list[IncomingMessage],
+                                    carried: list[tuple[IncomingMessage, asyncio.Future]] | None = None) -> None:
         """All in one transaction; if anything fails, again one message at a time."""
         try:
-            queued = await self._process_together(messages)
+            queued = await self._process_together(messages, carried)
         except Exception as exc:
+            if carried:  # rolled back with the batch: not stored after all, so back to the front of the queue
+                self._pending.extendleft(reversed(carried))
+                carried.clear()
             self._forget()
             if is_database_down(exc):
                 log.warning("database unavailable while processing; the inbox keeps the messages")
@@ -176,7 +195,8 @@ class Dispatcher:
         if queued:
             self.sender.wake()
 
-    async def _process_together(self, messages: list[IncomingMessage]) -> bool:
+    async def _process_together(self, messages: list[IncomingMessage],
+                                carried: list[tuple[IncomingMessage, asyncio.Future]] | None = None) -> bool:
         """Returns whether rows were queued for the sender to find in the table."""
         now = self.clock()
         owed = outbox.Batch()
@@ -192,6 +212,12 @@ class Dispatcher:
                 done.append(message.message_id)
             # What the batch owes, in one statement; replies that may go now skip the sender's queue.
             written = await owed.write(session, now, self.sender.take_now)
+            if carried is not None and self._pending:
+                # Stored by this commit, processed in a transaction of their own right after it.
+                carried.extend(self._pending.popleft() for _ in range(min(BATCH, len(self._pending))))
+                await inbox.store_many(session, [m for m, _ in carried], now)
+        if carried:
+            self._stored()
         if written.ready:
             self.sender.hand_over(written.ready)
         self.processed += len(done)
