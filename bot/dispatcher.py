@@ -28,6 +28,7 @@ from bot.services.roster import Roster
 from bot.spool import Spool, is_database_down, sanitize
 from bot.tasks import cancel_and_wait
 from storage import directory, inbox, outbox
+from storage.sqlite_driver import on_the_loop
 from storage.models import Group, Person
 from storage.tickets import OpenTickets
 
@@ -151,8 +152,9 @@ class Dispatcher:
             self._spooled.clear()
 
     async def _store(self, messages: list[IncomingMessage]) -> None:
-        async with self.sessions.begin() as session:
-            await inbox.store_many(session, messages, self.clock())
+        with on_the_loop():  # SQLite: short and indexed, see storage/sqlite_driver.py
+            async with self.sessions.begin() as session:
+                await inbox.store_many(session, messages, self.clock())
 
     def _is_configured(self, message: IncomingMessage) -> bool:
         if not message.is_group:
@@ -200,6 +202,17 @@ class Dispatcher:
         """Returns whether rows were queued for the sender to find in the table."""
         now = self.clock()
         owed = outbox.Batch()
+        with on_the_loop():  # SQLite: short and indexed, see storage/sqlite_driver.py
+            written = await self._process_in_transaction(messages, carried, now, owed)
+        if carried:
+            self._stored()
+        if written.ready:
+            self.sender.hand_over(written.ready)
+        return written.waiting > 0
+
+    async def _process_in_transaction(self, messages: list[IncomingMessage],
+                                      carried: list[tuple[IncomingMessage, asyncio.Future]] | None,
+                                      now: datetime, owed: outbox.Batch) -> outbox.Written:
         async with self.sessions.begin() as session:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
             cache = _Lookups(session, self._people, self._groups, self.roster)
@@ -216,12 +229,8 @@ class Dispatcher:
                 # Stored by this commit, processed in a transaction of their own right after it.
                 carried.extend(self._pending.popleft() for _ in range(min(BATCH, len(self._pending))))
                 await inbox.store_many(session, [m for m, _ in carried], now)
-        if carried:
-            self._stored()
-        if written.ready:
-            self.sender.hand_over(written.ready)
         self.processed += len(done)
-        return written.waiting > 0
+        return written
 
     async def _process_alone(self, message: IncomingMessage) -> bool:
         try:

@@ -16,6 +16,7 @@ from bot.transports.base import Transport, TransportUnavailable
 from bot.webhooks import WebhookClient, WebhookRejected, WebhookSettings, WebhookThrottled
 from bot.tasks import cancel_and_wait
 from storage import outbox
+from storage.sqlite_driver import on_the_loop
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,9 @@ class OutboxSender:
 
     async def _send_wave(self, wave: list[OutboxMessage]) -> None:
         """Claim the rows in one statement, send them in order, mark the sent ones in one statement."""
-        async with self.sessions.begin() as session:
-            mine = await outbox.claim_many(session, [row.id for row in wave], self.clock())
+        with on_the_loop():  # SQLite: one short UPDATE by primary key, see storage/sqlite_driver.py
+            async with self.sessions.begin() as session:
+                mine = await outbox.claim_many(session, [row.id for row in wave], self.clock())
         await self._send_rows(wave, mine)
 
     async def _send_rows(self, wave: list[OutboxMessage], mine: set[int]) -> None:
@@ -208,8 +210,9 @@ class OutboxSender:
                     sent.append(row.id)
         finally:
             if sent:
-                async with self.sessions.begin() as session:
-                    await outbox.mark_sent_many(session, sent, self.clock())
+                with on_the_loop():  # as in _send_wave
+                    async with self.sessions.begin() as session:
+                        await outbox.mark_sent_many(session, sent, self.clock())
             unsent = [row_id for row_id in mine if row_id not in attempted]
             self.sent_count += len(sent)
             if unsent:

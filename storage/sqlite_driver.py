@@ -18,6 +18,14 @@ sqlite3 attribute read on the loop thread is `Connection.in_transaction`, which 
 A server-side cursor (`AsyncSession.stream()`) gets the same treatment: the whole result is
 fetched with the statement, so streaming saves no memory.
 
+On the loop itself (`on_the_loop()`): the hot, short transactions of the dispatcher and the
+outbox sender skip even that one trip for every statement that cannot wait for a lock. In WAL
+mode a read never waits for a writer, and once a transaction has written (holding SQLite's write
+lock) its further statements and its COMMIT wait for nobody either (the WAL is copied back by
+storage/sqlite_checkpoint.py, not by a commit). So only the first write of a transaction, which
+may have to wait for another writer, still goes to the worker thread; everything else in such a
+transaction runs on the loop in microseconds. Other code (jobs, console, purge) keeps the thread.
+
 Plugged in through the public `create_async_engine(url, async_creator=...)` (see `create_engine`).
 aiosqlite internals relied upon (aiosqlite 0.22.1, the version pinned in pyproject.toml; its own
 `Cursor` uses the first two the same way): `Connection._execute(fn, *args)` queues a call on the
@@ -27,8 +35,10 @@ worker thread and awaits its result; `Connection._conn` is the sqlite3 connectio
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sqlite3
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import aiosqlite
@@ -37,6 +47,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 _Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
 _Outcome = tuple[list[Any], _Description, int, int | None]
+
+_on_the_loop = contextvars.ContextVar("sqlite_on_the_loop", default=False)
+
+
+@contextlib.contextmanager
+def on_the_loop() -> Iterator[None]:
+    """Statements of this block that cannot wait for a lock run on the event loop (see above).
+
+    For short transactions on indexed rows only: a long query here would stall every task."""
+    token = _on_the_loop.set(True)
+    try:
+        yield
+    finally:
+        _on_the_loop.reset(token)
 
 
 def _run(connection: sqlite3.Connection, how: str, sql: str, parameters: Any,
@@ -85,8 +109,11 @@ class Cursor(aiosqlite.Cursor):
 
     async def _statement(self, how: str, sql: str, parameters: Any) -> Cursor:
         self._rows, self._next, self._description, self._rowcount = [], 0, None, -1
-        self._rows, self._description, self._rowcount, self._lastrowid = await self._conn._execute(
-            _run, self._conn._conn, how, sql, parameters, self._row_factory)
+        if how != "executescript" and self._conn._may_run_here(sql):
+            outcome = _run(self._conn._conn, how, sql, parameters, self._row_factory)
+        else:
+            outcome = await self._conn._execute(_run, self._conn._conn, how, sql, parameters, self._row_factory)
+        self._rows, self._description, self._rowcount, self._lastrowid = outcome
         return self
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
@@ -156,16 +183,36 @@ class Connection(aiosqlite.Connection):
     def cursor(self) -> Cursor:  # type: ignore[override]
         return Cursor(self)
 
+    # Set by connect(): only in WAL mode do reads and a writer's statements never wait; and only
+    # without automatic checkpoints does a COMMIT never copy the log back (an fsync) on the loop.
+    wal = False
+    autocheckpoint = True
+
     def _idle(self) -> bool:
         """Open and outside a transaction: sqlite3's commit() and rollback() would do nothing."""
         return self._connection is not None and not self._connection.in_transaction
 
+    def _may_run_here(self, sql: str = "") -> bool:
+        """Whether this statement can run on the loop: it cannot wait for a lock (see the docstring)."""
+        if not (self.wal and _on_the_loop.get() and self._connection is not None):
+            return False
+        # sqlite3 opens a transaction at the first INSERT/UPDATE/DELETE/REPLACE: from then on we write.
+        return self._connection.in_transaction or sql.lstrip()[:6].upper() == "SELECT"
+
     async def commit(self) -> None:
-        if not self._idle():
+        if self._idle():
+            return
+        if self._may_run_here() and not self.autocheckpoint:
+            self._connection.commit()
+        else:
             await super().commit()
 
     async def rollback(self) -> None:
-        if not self._idle():
+        if self._idle():
+            return
+        if self._may_run_here():
+            self._connection.rollback()
+        else:
             await super().rollback()
 
 
@@ -173,18 +220,24 @@ def connect(database: str, *, pragmas: Sequence[str] = (), **kwargs: Any) -> Con
     """Like aiosqlite.connect(); `pragmas` run on the worker thread right after sqlite3.connect()."""
 
     def connector() -> sqlite3.Connection:
-        connection = sqlite3.connect(database, **kwargs)
+        # Used from the worker thread and, in on_the_loop() blocks, from the loop thread: never
+        # both at once (each call is awaited before the next; SQLAlchemy holds a mutex per connection).
+        connection = sqlite3.connect(database, **{**kwargs, "check_same_thread": False})
         try:
             for pragma in pragmas:
                 connection.execute(pragma).close()
+            journal = connection.execute("PRAGMA journal_mode").fetchone()
+            autocheckpoint = connection.execute("PRAGMA wal_autocheckpoint").fetchone()
         except BaseException:
             connection.close()
             raise
+        wrapper.wal = bool(journal) and str(journal[0]).lower() == "wal"
+        wrapper.autocheckpoint = not autocheckpoint or autocheckpoint[0] != 0
         return connection
 
-    connection = Connection(connector, iter_chunk_size=64)
-    connection._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does: never block exit
-    return connection
+    wrapper = Connection(connector, iter_chunk_size=64)
+    wrapper._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does: never block exit
+    return wrapper
 
 
 def create_engine(url: str, *, pragmas: Sequence[str] = (), timeout: float = 5.0, **engine_kw: Any) -> AsyncEngine:

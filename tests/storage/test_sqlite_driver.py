@@ -258,3 +258,85 @@ async def test_memory_url(tmp_path):
             assert (await conn.execute(text("SELECT v FROM t"))).scalar() == 7
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def bot_engine(tmp_path):
+    """The engine as the bot makes it: WAL copied back in the background, not by commits."""
+    engine = db.create_engine(sqlite_url(tmp_path), background_checkpoints=True)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, n INTEGER)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_on_the_loop_only_the_first_write_of_a_transaction_leaves_the_loop(bot_engine, hops):
+    sessions = db.session_factory(bot_engine)
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+    hops.clear()
+    with sqlite_driver.on_the_loop():
+        async with sessions() as session:
+            for i in range(5):
+                assert (await session.execute(select(items.c.id).where(items.c.n == i))).all() == []
+        assert hops == []  # reads never wait for a writer in WAL mode
+        async with sessions.begin() as session:
+            await session.execute(insert(items).values(name="a", n=1))  # may wait for the lock: worker
+            await session.execute(update(items).values(n=2))  # holds the lock now: on the loop
+            assert (await session.execute(select(items.c.n))).scalar() == 2
+        assert len(hops) == 1  # the COMMIT ran on the loop too
+        async with sessions() as session:
+            await session.execute(insert(items).values(name="b", n=3))
+        assert len(hops) == 2  # and so did the ROLLBACK of this one
+    async with sessions.begin() as session:  # outside the block: one hop per statement, as before
+        await session.execute(update(items).values(n=4))
+    assert len(hops) == 4
+    assert await names(sessions) == ["a"]
+
+
+async def test_on_the_loop_a_first_write_still_waits_for_the_lock_off_the_loop(tmp_path, bot_engine):
+    sessions = db.session_factory(bot_engine)
+    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    ticks = 0
+
+    async def heartbeat():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def release_soon():
+        await asyncio.sleep(0.3)
+        holder.execute("INSERT INTO items (name, n) VALUES ('other', 0)")
+        holder.execute("COMMIT")
+
+    beat = asyncio.create_task(heartbeat())
+    releasing = asyncio.create_task(release_soon())
+    try:
+        with sqlite_driver.on_the_loop():
+            async with sessions.begin() as session:
+                await session.execute(insert(items).values(name="mine", n=1))
+                await session.execute(update(items).values(n=5).where(items.c.name == "mine"))
+    finally:
+        beat.cancel()
+        await releasing
+        holder.close()
+    assert ticks >= 10  # the loop kept running while the INSERT waited for the other writer
+    assert await names(sessions) == ["other", "mine"]
+
+
+async def test_without_wal_everything_stays_on_the_worker(tmp_path, hops):
+    engine = sqlite_driver.create_engine(f"sqlite+aiosqlite:///{tmp_path}/journal.db",
+                                         pragmas=("PRAGMA journal_mode=DELETE",))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (v INTEGER)"))
+        hops.clear()
+        with sqlite_driver.on_the_loop():
+            async with engine.begin() as conn:  # a reader could make this COMMIT wait: not on the loop
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                await conn.execute(text("SELECT v FROM t"))
+        assert len(hops) == 3
+    finally:
+        await engine.dispose()
