@@ -216,7 +216,8 @@ class Dispatcher:
         async with self.sessions.begin() as session:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
             cache = _Lookups(session, self._people, self._groups, self.roster)
-            open_now = intake.open_tickets(session, self.settings, now)  # read once, shared by the batch
+            # The open tickets of the batch's resident groups: read once, on its first report.
+            open_now = intake.open_tickets(session, self.settings, now, await cache.resident_groups(messages))
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
@@ -284,6 +285,14 @@ class _Lookups:
         if topic not in self._groups:
             self._groups[topic] = await directory.group_by_topic(self.session, topic)
         return self._groups[topic]
+
+    async def resident_groups(self, messages: list[IncomingMessage]) -> set[int]:
+        ids = set()
+        for topic in {m.room_topic for m in messages if m.room_topic is not None}:
+            group = await self.group(topic)
+            if group is not None and group.role == "residents":
+                ids.add(group.id)
+        return ids
 
     async def person(self, message: IncomingMessage, *, staff_group: bool) -> Person:
         person = self._people.get(message.talker_id)

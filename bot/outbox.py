@@ -7,6 +7,7 @@ import collections
 import logging
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -89,7 +90,7 @@ class OutboxSender:
         self._task: asyncio.Task | None = None
         self.sent_count = 0
         # The fast lane: rows a processing transaction queued as already ours, sent right after its commit.
-        self._ready: collections.deque[OutboxMessage] = collections.deque()
+        self._ready: collections.deque[SimpleNamespace] = collections.deque()  # rows as OutboxMessage has them
         self._backlog: set[str] = set()  # conversations with rows still waiting: nothing may overtake them
         self._caught_up = False  # until the first look at the table, older rows may be waiting anywhere
         self._look_at = 0.0  # when to look at the table next, on the pacer's clock (0: at once)
@@ -118,8 +119,9 @@ class OutboxSender:
     def hand_over(self, rows: list[tuple[int, dict]]) -> None:
         """Rows claimed by take_now and committed: send them before anything else."""
         for row_id, values in rows:
-            # attempts as read before the claim, as for rows claimed by _send_wave
-            self._ready.append(OutboxMessage(**{**values, "id": row_id, "attempts": values["attempts"] - 1}))
+            # The row's values as attributes, like the OutboxMessage rows _send_wave sends (an ORM
+            # instance is not needed and costs more to make). attempts: as read before the claim.
+            self._ready.append(SimpleNamespace(**{**values, "id": row_id, "attempts": values["attempts"] - 1}))
         self._wake.set()  # only these to send: no need to look at the table for them
 
     def start(self) -> None:

@@ -64,11 +64,12 @@ async def take_for_processing(session: AsyncSession, message_ids: list[str], now
     One statement instead of a select and an update; if the transaction rolls back they wait again.
     On PostgreSQL a second instance's UPDATE waits for ours and then finds nothing left to take.
     """
+    inbox = InboxMessage.__table__  # the Table's columns, not the ORM's: nothing loaded to keep in step
     result = await session.execute(
-        update(InboxMessage.__table__)  # the Table: the ORM has nothing loaded to keep in step
-        .where(InboxMessage.message_id.in_(message_ids), InboxMessage.status == "received")
+        update(inbox)
+        .where(inbox.c.message_id.in_(message_ids), inbox.c.status == "received")
         .values(status="processed", processed_at=now)
-        .returning(InboxMessage.message_id)
+        .returning(inbox.c.message_id)
     )
     return set(result.scalars().all())
 

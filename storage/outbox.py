@@ -94,10 +94,11 @@ class Written(NamedTuple):
     waiting: int  # rows inserted as pending: the sender must look at the table
 
 
-def _claimable(now: datetime):
+def _claimable(now: datetime, c=OutboxMessage):
+    """`c`: the ORM class, or the Table's columns (_TABLE.c) in statements that skip the ORM."""
     return or_(
-        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-        (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - CLAIM_LEASE),
+        (c.status == "pending") & (c.next_attempt_at <= now),
+        (c.status == "sending") & (c.claimed_at < now - CLAIM_LEASE),
     )
 
 
@@ -123,11 +124,12 @@ async def claim(session: AsyncSession, row_id: int, now: datetime) -> bool:
 
 async def claim_many(session: AsyncSession, row_ids: list[int], now: datetime) -> set[int]:
     """Take several rows in one statement; returns the ids this sender won."""
+    c = _TABLE.c  # the Table's columns: no ORM bookkeeping of rows this short session never loaded
     result = await session.execute(
-        update(_TABLE)  # the Table: no ORM bookkeeping of rows this short session never loaded
-        .where(OutboxMessage.id.in_(row_ids), _claimable(now))
-        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
+        update(_TABLE)
+        .where(c.id.in_(row_ids), _claimable(now, c))
+        .values(status="sending", claimed_at=now, attempts=c.attempts + 1)
+        .returning(c.id)
     )
     return set(result.scalars().all())
 
@@ -144,7 +146,7 @@ async def release_stale_claims(session: AsyncSession, account: str, before: date
 
 async def mark_sent_many(session: AsyncSession, row_ids: list[int], now: datetime) -> None:
     await session.execute(
-        update(_TABLE).where(OutboxMessage.id.in_(row_ids)).values(status="sent", sent_at=now, last_error="")
+        update(_TABLE).where(_TABLE.c.id.in_(row_ids)).values(status="sent", sent_at=now, last_error="")
     )
 
 

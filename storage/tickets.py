@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -180,9 +181,11 @@ class OpenTickets:
     kept current as the transaction opens tickets and adds reporters, so it must not outlive it.
     """
 
-    def __init__(self, session: AsyncSession, since: datetime):
+    def __init__(self, session: AsyncSession, since: datetime, groups: Iterable[int] = ()):
+        """`groups`: where this transaction's reports may come from, read together on the first one."""
         self.session = session
         self.since = since
+        self.groups = set(groups)
         self._by_group: dict[int, list[_Open]] = {}  # newest first
         self._changes_seen = _ticket_changes(session.sync_session)
 
@@ -191,10 +194,10 @@ class OpenTickets:
         reported it and how many did."""
         if self._stale():
             self._by_group.clear()
-        tickets = self._by_group.get(group_id)
-        if tickets is None:
-            tickets = self._by_group[group_id] = await self._load(group_id)
+        if group_id not in self._by_group:
+            await self._load({group_id} | (self.groups - self._by_group.keys()))
             self._changes_seen = _ticket_changes(self.session.sync_session)  # the load's autoflush included
+        tickets = self._by_group[group_id]
         return [Candidate(t.id, t.status, t.signature, t.assignee_id, t.team, mine=person_id in t.reporters,
                           reporters=len(t.reporters)) for t in tickets if t.category == category]
 
@@ -214,17 +217,19 @@ class OpenTickets:
         session = self.session.sync_session
         return _ticket_changes(session) != self._changes_seen or any(isinstance(obj, Ticket) for obj in session.dirty)
 
-    async def _load(self, group_id: int) -> list[_Open]:
-        rows = await self.session.execute(_OPEN_IN_GROUP, {"group_id": group_id, "since": self.since})
+    async def _load(self, group_ids: set[int]) -> None:
+        rows = await self.session.execute(_OPEN_IN_GROUPS, {"group_ids": list(group_ids), "since": self.since})
         tickets: dict[int, _Open] = {}
-        for ticket_id, category, status, signature, assignee_id, team, person_id in rows.all():
+        for group_id in group_ids:
+            self._by_group[group_id] = []
+        for ticket_id, group_id, category, status, signature, assignee_id, team, person_id in rows.all():
             ticket = tickets.get(ticket_id)
             if ticket is None:
                 ticket = tickets[ticket_id] = _Open(ticket_id, category, status, _signature(signature),
                                                     assignee_id, team, set())
+                self._by_group[group_id].append(ticket)  # newest first, as the query orders them
             if person_id is not None:
                 ticket.reporters.add(person_id)
-        return list(tickets.values())
 
 
 _CHANGES = "ticket_changes"
@@ -241,18 +246,18 @@ def _count_ticket_changes(session: Session, flush_context) -> None:
         session.info[_CHANGES] = _ticket_changes(session) + 1
 
 
-def _open_in_group_query():
+def _open_in_groups_query():
     """Built once. The signature comes as text and is decoded through a cache: in a flood the same
     open tickets are read by batch after batch."""
-    return (select(Ticket.id, Ticket.category, Ticket.status, cast(Ticket.signature, Text),
+    return (select(Ticket.id, Ticket.group_id, Ticket.category, Ticket.status, cast(Ticket.signature, Text),
                    Ticket.assignee_id, Ticket.team, TicketReporter.person_id)
             .outerjoin(TicketReporter, TicketReporter.ticket_id == Ticket.id)
-            .where(Ticket.group_id == bindparam("group_id"), Ticket.created_at >= bindparam("since"),
-                   Ticket.status.in_(OPEN_STATUSES))
+            .where(Ticket.group_id.in_(bindparam("group_ids", expanding=True)),
+                   Ticket.created_at >= bindparam("since"), Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.id.desc()))
 
 
-_OPEN_IN_GROUP = _open_in_group_query()
+_OPEN_IN_GROUPS = _open_in_groups_query()
 
 
 @functools.lru_cache(maxsize=4096)

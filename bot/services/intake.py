@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +21,11 @@ from storage import tickets
 from storage.models import Group, Person
 
 
-def open_tickets(session: AsyncSession, settings: Settings, now: datetime) -> tickets.OpenTickets:
-    """The tickets reports in this transaction may duplicate (one view per processing transaction)."""
-    return tickets.OpenTickets(session, since=now - timedelta(hours=settings.duplicates.window_hours))
+def open_tickets(session: AsyncSession, settings: Settings, now: datetime,
+                 groups: Iterable[int] = ()) -> tickets.OpenTickets:
+    """The tickets reports in this transaction may duplicate (one view per processing transaction;
+    `groups`: the resident groups its messages come from, read in one query)."""
+    return tickets.OpenTickets(session, since=now - timedelta(hours=settings.duplicates.window_hours), groups=groups)
 
 
 async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, open_now: tickets.OpenTickets,
