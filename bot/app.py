@@ -217,13 +217,13 @@ async def run_forever(settings: Settings) -> None:
     if not await wait_for_database(settings.storage.url, stop):
         return
     await bot.start(migrate=False)
-    freeze_startup_objects()
     try:
         if isinstance(bot.transport, SandboxTransport) and settings.sandbox.enabled:
             print(f"gridbot 已启动。模拟群聊（sandbox）：{bot.base_url}/sandbox", flush=True)
             print(f"工作台（console）：{bot.base_url}/login", flush=True)
         else:
             print(f"gridbot 已启动（{settings.transport.kind}）。健康检查：{bot.base_url}/healthz", flush=True)
+        freeze_startup_objects()
         await stop.wait()
     finally:
         log.info("stopping")
