@@ -94,10 +94,12 @@ class OutboxSender:
         self._backlog: set[str] = set()  # conversations with rows still waiting: nothing may overtake them
         self._caught_up = False  # until the first look at the table, older rows may be waiting anywhere
         self._look_at = 0.0  # when to look at the table next, on the pacer's clock (0: at once)
+        self._look_again = False  # woken while looking: rows may have been queued after the query
 
     def wake(self) -> None:
-        """Rows were queued: look at the table now."""
+        """Rows were queued: look at the table now (again, if a look is under way: it may miss them)."""
         self._look_at = 0.0
+        self._look_again = True
         self._wake.set()
 
     def take_now(self, row: dict) -> bool:
@@ -133,6 +135,9 @@ class OutboxSender:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the work, not after: a hand_over() or wake() while drain_once() awaits
+            # the database must cut the sleep below short, not be lost until the next poll.
+            self._wake.clear()
             try:
                 delay = await self.drain_once()
             except asyncio.CancelledError:
@@ -143,7 +148,8 @@ class OutboxSender:
             await self._sleep(delay)
 
     async def _sleep(self, delay: float) -> None:
-        self._wake.clear()
+        if self._ready:
+            return
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, delay))
         except asyncio.TimeoutError:
@@ -158,6 +164,7 @@ class OutboxSender:
         now = self.pacer.clock()  # the pace's clock: paced rows are what the next look waits for
         if now < self._look_at:
             return self._look_at - now
+        self._look_again = False
         async with self.sessions() as session:
             rows = await outbox.due(session, self.clock(), account=self.account)
         soonest = self.settings.poll_seconds
@@ -183,9 +190,12 @@ class OutboxSender:
             wave.append(row)
         self._backlog = busy
         self._caught_up = True
-        self._look_at = now + soonest
         if wave:
             await self._send_wave(wave)
+        if self._look_again:
+            self._look_at = 0.0
+            return 0.0
+        self._look_at = now + soonest
         return soonest
 
     async def _send_wave(self, wave: list[OutboxMessage]) -> None:

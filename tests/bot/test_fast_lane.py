@@ -90,3 +90,44 @@ async def test_same_key_twice_in_one_batch_is_one_message(bot):
         batch.add(outbox.outbox_row("same", Outgoing(text="三", room_topic=RESIDENT_GROUP), now=now))
         assert (await batch.write(session, now, lambda row: True)).ready == []
     assert [r.text for r in await rows(bot)] == ["一"]
+
+
+async def report_while_the_sender_reads_the_table(bot, monkeypatch) -> None:
+    """The next time the sender reads the table, a report is processed (and committed) meanwhile."""
+    real_due = outbox.due
+    looks = []
+
+    async def due_while_a_report_commits(*args, **kwargs):
+        rows = await real_due(*args, **kwargs)
+        if not looks:
+            looks.append(1)
+            await bot.dispatcher.feed(resident_message(ELEVATOR, time=bot.clock()))
+        return rows
+
+    monkeypatch.setattr(outbox, "due", due_while_a_report_commits)
+    bot.sender.wake()
+
+
+async def test_a_reply_handed_over_while_the_sender_reads_the_table_still_leaves_at_once(
+        tmp_path, classifier, reset_database, monkeypatch):
+    bot = await started(make_settings(tmp_path, outbox={"poll_seconds": 30}), classifier)
+    try:
+        await asyncio.sleep(0.1)  # the first look is over: replies may take the fast lane
+        await report_while_the_sender_reads_the_table(bot, monkeypatch)
+        await bot.transport.wait_for(2, timeout=5)  # not after the next look, 30 s away
+        assert [m.mention_names for m in said_in(bot.transport, RESIDENT_GROUP)] == [("王阿姨",)]
+    finally:
+        await bot.stop()
+
+
+async def test_a_reply_queued_while_the_sender_reads_the_table_is_found_at_once(
+        tmp_path, classifier, reset_database, monkeypatch):
+    bot = await started(make_settings(tmp_path, outbox={"poll_seconds": 30}), classifier)
+    try:
+        await asyncio.sleep(0.1)
+        monkeypatch.setattr(bot.sender, "take_now", lambda row: False)  # queued, and the sender woken
+        await report_while_the_sender_reads_the_table(bot, monkeypatch)
+        await bot.transport.wait_for(2, timeout=5)
+        assert [m.mention_names for m in said_in(bot.transport, RESIDENT_GROUP)] == [("王阿姨",)]
+    finally:
+        await bot.stop()
