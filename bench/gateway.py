@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -28,69 +27,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
 from bench.common import CONFIG, REPORTS, ROOT, machine, percentile, table, verdict
+from devtools.wechaty_gateway import Gateway
 
-GATEWAY_DIR = ROOT / "tests" / "e2e" / "gateway"
 TARGET_RATIO = 1.5
 # Residents of tests/e2e/gateway/fixtures/xiyuan.json, by room.
 SPEAKERS = (
     ("room-1@chatroom", "wxid_wangayi"), ("room-3@chatroom", "wxid_lidaye"), ("room-5@chatroom", "wxid_chenxj"),
     ("room-1@chatroom", "wxid_zhangxs"), ("room-3@chatroom", "wxid_liunvshi"), ("room-5@chatroom", "wxid_zhangxs"),
 )
-
-
-class Gateway:
-    """`node server.js` and its control API (as tests/e2e/harness.py starts it)."""
-
-    def __init__(self, process: asyncio.subprocess.Process, info: dict):
-        self.process = process
-        self.endpoint = f"127.0.0.1:{info['puppet_port']}"
-        self.token = info["token"]
-        self.control = f"http://127.0.0.1:{info['control_port']}"
-        self.http = aiohttp.ClientSession()
-
-    @classmethod
-    async def start(cls) -> Gateway:
-        if not (GATEWAY_DIR / "node_modules").is_dir():
-            raise SystemExit(f"run `npm ci` in {GATEWAY_DIR} first")
-        process = await asyncio.create_subprocess_exec(
-            "node", "server.js", "--exit-on-stdin-close", "--log-level", "warn",
-            cwd=GATEWAY_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        line = await asyncio.wait_for(process.stdout.readline(), 30)
-        if not line:
-            raise SystemExit("the gateway did not start (run `npm ci` in tests/e2e/gateway)")
-        return cls(process, json.loads(line))
-
-    async def call(self, method: str, path: str, body: dict | None = None):
-        async with self.http.request(method, self.control + path, json=body) as response:
-            data = await response.json(content_type=None)
-            if response.status >= 400:
-                raise RuntimeError(f"{method} {path} -> {response.status} {data}")
-            return data
-
-    async def wait_attached(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            health = await self.call("GET", "/health")
-            if health.get("logged_in") and health.get("stream_attached"):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the bot never attached: {health}")
-            await asyncio.sleep(0.05)
-
-    async def close(self) -> None:
-        await self.http.close()
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 async def start_process(argv: list[str], env: dict, cwd: Path, ready_word: str) -> asyncio.subprocess.Process:
@@ -156,7 +101,7 @@ async def run_on_gateway(n: int, prefix: str, command, ready: str, extra_env) ->
         env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env(gateway, work))
         process = await start_process(command(gateway), env, work, ready)
         try:
-            await gateway.wait_attached()
+            await gateway.wait_attached(timeout=60, poll=0.05)
             return await measure(gateway, n)
         finally:
             await stop_process(process)

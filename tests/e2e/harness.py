@@ -10,13 +10,10 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-import aiohttp
-
+from devtools import wechaty_gateway
 from tests.conftest import ROOT, database_url
-
-GATEWAY_DIR = ROOT / "tests" / "e2e" / "gateway"
 
 # Fixture ids (tests/e2e/gateway/fixtures/xiyuan.json).
 ROOM_1 = "room-1@chatroom"
@@ -31,26 +28,8 @@ LIU = "wxid_liunvshi"
 ZHANGMIN = "wxid_zhangmin"
 
 
-class Gateway:
-    """A running gateway and its HTTP control API."""
-
-    def __init__(self, process: asyncio.subprocess.Process, info: dict[str, Any]):
-        self.process = process
-        self.puppet_port = info["puppet_port"]
-        self.token = info["token"]
-        self.control = f"http://127.0.0.1:{info['control_port']}"
-        self.http = aiohttp.ClientSession()
-
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.puppet_port}"
-
-    async def call(self, method: str, path: str, body: dict | None = None) -> Any:
-        async with self.http.request(method, self.control + path, json=body) as response:
-            data = await response.json(content_type=None)
-            if response.status >= 400:
-                raise AssertionError(f"{method} {path} -> {response.status} {data}")
-            return data
+class Gateway(wechaty_gateway.Gateway):
+    """The gateway with the shortcuts the tests use."""
 
     async def say(self, who: str, room: str | None, text: str, mentions: list[str] | None = None) -> str:
         body = {"from": who, "room": room, "text": text, "mentions": mentions or []}
@@ -74,36 +53,9 @@ class Gateway:
                 raise AssertionError(f"timed out; the bot sent: {json.dumps(sent, ensure_ascii=False)}")
             await asyncio.sleep(0.1)
 
-    async def wait_attached(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            health = await self.call("GET", "/health")
-            if health.get("logged_in") and health.get("stream_attached"):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the bot never attached: {health}")
-            await asyncio.sleep(0.1)
-
-    async def close(self) -> None:
-        await self.http.close()
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except asyncio.TimeoutError:
-                self.process.kill()
-
 
 async def start_gateway() -> Gateway:
-    process = await asyncio.create_subprocess_exec(
-        "node", "server.js", "--exit-on-stdin-close", "--log-level", "warn",
-        cwd=GATEWAY_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    line = await asyncio.wait_for(process.stdout.readline(), 30)
-    if not line:
-        raise RuntimeError("the gateway did not start (run `npm ci` in tests/e2e/gateway)")
-    return Gateway(process, json.loads(line))
+    return await Gateway.start()
 
 
 class BotProcess:

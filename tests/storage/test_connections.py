@@ -7,7 +7,7 @@ import asyncio
 import os
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from storage import db
 from tests.bot.loop_helpers import all_tickets, resident_says
