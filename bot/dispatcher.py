@@ -28,8 +28,8 @@ from bot.services.roster import Roster
 from bot.spool import Spool, is_database_down, sanitize
 from bot.tasks import cancel_and_wait
 from storage import directory, inbox, outbox
-from storage.sqlite_driver import on_the_loop
 from storage.models import Group, Person
+from storage.sqlite_driver import on_the_loop
 from storage.tickets import OpenTickets
 
 log = logging.getLogger(__name__)
