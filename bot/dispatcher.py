@@ -30,7 +30,7 @@ from bot.tasks import cancel_and_wait
 from storage import directory, inbox, outbox
 from storage.models import Group, Person
 from storage.sqlite_driver import on_the_loop
-from storage.tickets import OpenTickets
+from storage.tickets import OpenTickets, TicketNumbers
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Dispatcher:
         self._people: dict[str, Person] = {}
         self._groups: dict[str, Group | None] = {}  # groups come from the config: they do not change while running
         self.roster = Roster()
+        self.ticket_numbers = TicketNumbers()  # PostgreSQL: a batch's numbers in one round trip
         self.processed = 0
 
     # -- entry points ---------------------------------------------------------------------
@@ -217,7 +218,9 @@ class Dispatcher:
             todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
             cache = _Lookups(session, self._people, self._groups, self.roster)
             # The open tickets of the batch's resident groups: read once, on its first report.
-            open_now = intake.open_tickets(session, self.settings, now, await cache.resident_groups(messages))
+            groups, from_residents = await cache.resident_groups(messages)
+            open_now = intake.open_tickets(session, self.settings, now, groups, self.ticket_numbers,
+                                           reports_at_most=from_residents)
             done: list[str] = []
             for message in messages:
                 if message.message_id not in todo or message.message_id in done:
@@ -286,13 +289,15 @@ class _Lookups:
             self._groups[topic] = await directory.group_by_topic(self.session, topic)
         return self._groups[topic]
 
-    async def resident_groups(self, messages: list[IncomingMessage]) -> set[int]:
-        ids = set()
-        for topic in {m.room_topic for m in messages if m.room_topic is not None}:
-            group = await self.group(topic)
+    async def resident_groups(self, messages: list[IncomingMessage]) -> tuple[set[int], int]:
+        """The resident groups these messages come from, and how many of the messages do."""
+        ids, count = set(), 0
+        for message in messages:
+            group = await self.group(message.room_topic) if message.room_topic is not None else None
             if group is not None and group.role == "residents":
                 ids.add(group.id)
-        return ids
+                count += 1
+        return ids, count
 
     async def person(self, message: IncomingMessage, *, staff_group: bool) -> Person:
         person = self._people.get(message.talker_id)

@@ -25,15 +25,31 @@ def defer(session: AsyncSession, table: Table, row: dict) -> None:
 
 
 async def write(session: AsyncSession, table: Table) -> None:
-    """Write the table's deferred rows now (before an insert that must come after them)."""
-    await session.run_sync(_write, {table})
+    """Write the table's deferred rows now (before an insert that must come after them), and
+    those of the tables it refers to."""
+    await session.run_sync(_write, _with_parents({table}))
 
 
 def _write(session: Session, tables: set[Table] | None = None) -> None:
     pending: dict[Table, list[dict]] = session.info.get(_KEY) or {}
-    for table in [t for t in pending if tables is None or t in tables]:
+    # Parents first (a deferred ticket before its deferred events), whatever order they came in.
+    for table in sorted((t for t in pending if tables is None or t in tables), key=_dependency_rank):
         rows = pending.pop(table)  # popped first: the INSERT below must not write them again
         session.execute(insert(table), rows)
+
+
+_ranks: dict[Table, int] = {}  # position in the metadata's dependency order (sorting it is not free)
+
+
+def _dependency_rank(table: Table) -> int:
+    if table not in _ranks:
+        _ranks.update((t, rank) for rank, t in enumerate(table.metadata.sorted_tables))
+    return _ranks[table]
+
+
+def _with_parents(tables: set[Table] | frozenset[Table]) -> frozenset[Table]:
+    """The tables and those their foreign keys point to: a row written there needs its parent row."""
+    return frozenset(tables) | {fk.column.table for table in tables for fk in table.foreign_keys}
 
 
 @event.listens_for(Session, "before_commit")
@@ -59,9 +75,20 @@ def _before_query(state: ORMExecuteState) -> None:
 
 
 def _tables_in(statement) -> frozenset[Table]:
-    """Every table a statement names: selected, joined, in a subquery or changed."""
-    return frozenset(t for t in find_tables(statement, check_columns=True, include_joins=True, include_crud=True)
-                     if isinstance(t, Table))
+    """Every table a statement names (selected, joined, in a subquery or changed), and the tables
+    those refer to: an INSERT of an attachment needs its deferred ticket written first."""
+    return _with_parents({t for t in find_tables(statement, check_columns=True, include_joins=True, include_crud=True)
+                          if isinstance(t, Table)})
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, flush_context, instances) -> None:
+    # The unit of work inserts new objects: the deferred rows they refer to must be there first.
+    pending = session.info.get(_KEY)
+    if pending and session.new:
+        needed = _with_parents({type(obj).__table__ for obj in session.new}) & pending.keys()
+        if needed:
+            _write(session, set(needed))
 
 
 @event.listens_for(Session, "after_rollback")

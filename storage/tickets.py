@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, bindparam, cast, event, func, insert, select
+from sqlalchemy import Text, bindparam, cast, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -35,14 +36,22 @@ async def open_ticket(
     take_due_at: datetime | None = None,
     team: str | None = None,
     signature: dict | None = None,
+    number: int | None = None,
 ) -> int:
-    """Insert the ticket and its first audit events; returns its number."""
-    number = await session.scalar(_OPEN_TICKET, {
+    """Insert the ticket and its first audit events; returns its number.
+
+    `number`: one taken from TicketNumbers; the row is then written with the others at commit.
+    Without one the database numbers it, and the INSERT runs at once to return it."""
+    row = {
         "status": "open", "intent": intent, "category": category, "urgency": urgency, "text": text,
         "keywords": keywords, "group_id": group_id, "grid_id": grid_id, "reporter_id": reporter_id,
         "assignee_id": assignee_id, "source_message_id": source_message_id, "created_at": now, "due_at": due_at,
         "take_due_at": take_due_at, "team": team, "signature": signature or {},
-    })
+    }
+    if number is None:
+        number = await session.scalar(_OPEN_TICKET, row)
+    else:
+        deferred.defer(session, Ticket.__table__, {**row, "id": number})
     note_event(session, number, "created", f"{intent}/{category}/{urgency}", actor_id=reporter_id, now=now)
     if assignee_id is not None:
         note_event(session, number, "assigned", f"person:{assignee_id}", actor_id=None, now=now)
@@ -51,6 +60,33 @@ async def open_ticket(
 
 # A plain INSERT built once (a flood opens hundreds of tickets; the ORM's unit of work is not needed here).
 _OPEN_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+
+
+class TicketNumbers:
+    """Ticket numbers taken from PostgreSQL's sequence several at a time.
+
+    A flood's batch opens a dozen tickets; asking for each number is a round trip each (the
+    INSERT … RETURNING). Here one statement takes as many numbers as the batch may need, and
+    numbers a batch did not use are used by the next one, so numbers stay consecutive except
+    after a restart (the unused ones of the last batch are skipped). The sequence keeps them unique
+    across instances. On SQLite (one instance, one writer) the INSERT numbers the ticket as before.
+    One per process: only the dispatcher's processing, one batch at a time, takes from it.
+    """
+
+    def __init__(self) -> None:
+        self._spare: collections.deque[int] = collections.deque()
+
+    async def take(self, session: AsyncSession, wanted: int) -> int | None:
+        """A number for a new ticket, or None where the INSERT is to number it."""
+        if session.bind is None or session.bind.dialect.name != "postgresql":
+            return None
+        if not self._spare:
+            numbers = await session.scalars(_NEXT_NUMBERS, {"n": max(1, wanted)})
+            self._spare.extend(sorted(numbers.all()))
+        return self._spare.popleft()
+
+
+_NEXT_NUMBERS = text("SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, :n)")
 
 
 async def add_event(
@@ -181,11 +217,15 @@ class OpenTickets:
     kept current as the transaction opens tickets and adds reporters, so it must not outlive it.
     """
 
-    def __init__(self, session: AsyncSession, since: datetime, groups: Iterable[int] = ()):
-        """`groups`: where this transaction's reports may come from, read together on the first one."""
+    def __init__(self, session: AsyncSession, since: datetime, groups: Iterable[int] = (),
+                 numbers: TicketNumbers | None = None, reports_at_most: int = 1):
+        """`groups`: where this transaction's reports may come from, read together on the first one.
+        `numbers`: where new tickets' numbers come from (`reports_at_most` at a time at most)."""
         self.session = session
         self.since = since
         self.groups = set(groups)
+        self.numbers = numbers
+        self.reports_at_most = reports_at_most
         self._by_group: dict[int, list[_Open]] = {}  # newest first
         self._changes_seen = _ticket_changes(session.sync_session)
 
@@ -200,6 +240,14 @@ class OpenTickets:
         tickets = self._by_group[group_id]
         return [Candidate(t.id, t.status, t.signature, t.assignee_id, t.team, mine=person_id in t.reporters,
                           reporters=len(t.reporters)) for t in tickets if t.category == category]
+
+    async def new_number(self) -> int | None:
+        """The number for a ticket about to be opened (None: the INSERT gives it)."""
+        if self.numbers is None:
+            return None
+        number = await self.numbers.take(self.session, self.reports_at_most)
+        self.reports_at_most = max(1, self.reports_at_most - 1)
+        return number
 
     def opened(self, ticket_id: int, *, group_id: int, category: str, signature: dict, assignee_id: int | None,
                team: str | None, reporter_id: int) -> None:

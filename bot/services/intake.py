@@ -21,11 +21,13 @@ from storage import tickets
 from storage.models import Group, Person
 
 
-def open_tickets(session: AsyncSession, settings: Settings, now: datetime,
-                 groups: Iterable[int] = ()) -> tickets.OpenTickets:
+def open_tickets(session: AsyncSession, settings: Settings, now: datetime, groups: Iterable[int] = (),
+                 numbers: tickets.TicketNumbers | None = None, reports_at_most: int = 1) -> tickets.OpenTickets:
     """The tickets reports in this transaction may duplicate (one view per processing transaction;
-    `groups`: the resident groups its messages come from, read in one query)."""
-    return tickets.OpenTickets(session, since=now - timedelta(hours=settings.duplicates.window_hours), groups=groups)
+    `groups`: the resident groups its messages come from, read in one query; `numbers`: where new
+    tickets' numbers come from, up to `reports_at_most` at a time)."""
+    return tickets.OpenTickets(session, since=now - timedelta(hours=settings.duplicates.window_hours), groups=groups,
+                               numbers=numbers, reports_at_most=reports_at_most)
 
 
 async def take_report(session: AsyncSession, notify: Notifier, roster: Roster, open_now: tickets.OpenTickets,
@@ -90,7 +92,7 @@ async def _open(session: AsyncSession, notify: Notifier, roster: Roster, open_no
     else:  # office hours: 「7 天内」 would be wrong, give the date
         when = f"{texts.local_time(due, settings.community.tz)} 前"
     number = await tickets.open_ticket(
-        session, intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
+        session, number=await open_now.new_number(), intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
         keywords=result.keywords, group_id=group.id, grid_id=group.grid_id, reporter_id=resident.id,
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
         due_at=due, take_due_at=take_due, team=team, signature=sig,

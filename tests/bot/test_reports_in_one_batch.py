@@ -79,3 +79,45 @@ async def test_a_report_and_a_status_question_in_one_batch(bot, transport):
     assert "#1" in answer and "待接单" in answer  # the status sees the reporter row not yet written
     async with bot.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(TicketReporter)) == 1
+
+
+async def test_on_postgresql_a_batch_takes_its_ticket_numbers_in_one_statement(bot, settings):
+    if not settings.storage.url.startswith("postgresql"):
+        pytest.skip("SQLite numbers each ticket in its INSERT")
+    statements = []
+
+    def count(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await together(bot, ("王阿姨", "1号楼电梯坏了，麻烦修一下", RESIDENT_GROUP),
+                       ("李大爷", "门口路灯不亮了，请物业处理", RESIDENT_GROUP),
+                       ("赵叔", "楼道里堆满了杂物，请清理一下", RESIDENT_GROUP))
+    finally:
+        event.remove(bot.engine.sync_engine, "before_cursor_execute", count)
+    assert [t.id for t in await all_tickets(bot)] == [1, 2, 3]
+    assert len([s for s in statements if "nextval" in s]) == 1
+    assert len([s for s in statements if s.startswith("INSERT INTO tickets")]) == 1  # the three, at commit
+    await resident_says(bot, "5号楼水管漏水了，麻烦来看看", name="钱阿姨")
+    assert [t.id for t in await all_tickets(bot)] == [1, 2, 3, 4]  # no gap between batches
+
+
+async def test_rows_written_at_commit_go_in_after_the_rows_they_refer_to(bot):
+    from storage import tickets
+
+    await resident_says(bot, REPORT)
+    first = (await all_tickets(bot))[0]
+    async with bot.sessions.begin() as session:
+        # An event for an existing ticket first, then a ticket written at commit and its own events.
+        tickets.note_event(session, first.id, "noted", actor_id=None, now=bot.clock())
+        number = await tickets.open_ticket(
+            session, number=first.id + 100, intent="request", category="facility", urgency="normal",
+            text="另一件事", keywords=[], group_id=first.group_id, grid_id=first.grid_id,
+            reporter_id=first.reporter_id, assignee_id=None, source_message_id=None, now=bot.clock(),
+            due_at=bot.clock())
+        tickets.note_reporter(session, number, person_id=first.reporter_id, group_id=first.group_id,
+                              chat_id="wxid_王阿姨", display_name="王阿姨", room_id=None, message_id=None,
+                              now=bot.clock())
+    assert [t.id for t in await all_tickets(bot)] == [first.id, first.id + 100]
+    assert await reporters(bot, first.id + 100) == ["王阿姨"]
