@@ -3,8 +3,9 @@
 A flood turns into hundreds of small INSERTs (every new ticket writes three audit events); each
 costs a round trip. Deferred rows are kept in the session and written together: before the
 commit, or earlier as soon as a statement run through the session names their table (selected,
-joined, in a subquery, or updated), so a read in the same transaction still sees them. A
-rollback drops them with everything else.
+joined, in a subquery, or updated) or a table that refers to it, so a read in the same
+transaction still sees them and a new row finds its parent. Tables are written parents first.
+A rollback drops them with everything else.
 """
 
 from __future__ import annotations
