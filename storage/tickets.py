@@ -73,6 +73,8 @@ class TicketNumbers:
     One per process: only the dispatcher's processing, one batch at a time, takes from it.
     """
 
+    AT_MOST = 50  # numbers taken at once: what a restart may skip
+
     def __init__(self) -> None:
         self._spare: collections.deque[int] = collections.deque()
 
@@ -81,7 +83,7 @@ class TicketNumbers:
         if session.bind is None or session.bind.dialect.name != "postgresql":
             return None
         if not self._spare:
-            numbers = await session.scalars(_NEXT_NUMBERS, {"n": max(1, wanted)})
+            numbers = await session.scalars(_NEXT_NUMBERS, {"n": min(max(1, wanted), self.AT_MOST)})
             self._spare.extend(sorted(numbers.all()))
         return self._spare.popleft()
 
