@@ -66,10 +66,12 @@ class TicketNumbers:
     """Ticket numbers taken from PostgreSQL's sequence several at a time.
 
     A flood's batch opens a dozen tickets; asking for each number is a round trip each (the
-    INSERT … RETURNING). Here one statement takes as many numbers as the batch may need, and
-    numbers a batch did not use are used by the next one, so numbers stay consecutive except
-    after a restart (the unused ones of the last batch are skipped). The sequence keeps them unique
-    across instances. On SQLite (one instance, one writer) the INSERT numbers the ticket as before.
+    INSERT … RETURNING). On PostgreSQL one statement takes as many numbers from the sequence as
+    the batch may need, and numbers a batch did not use are used by the next one, so numbers stay
+    consecutive except after a restart (the unused ones of the last batch are skipped); the
+    sequence keeps them unique across instances. On SQLite (one instance) the processing
+    transaction holds the only write lock from its first statement, so the numbers after the
+    highest one in the table are its own: one query per transaction, then counted in memory.
     One per process: only the dispatcher's processing, one batch at a time, takes from it.
     """
 
@@ -80,7 +82,10 @@ class TicketNumbers:
 
     async def take(self, session: AsyncSession, wanted: int) -> int | None:
         """A number for a new ticket, or None where the INSERT is to number it."""
-        if session.bind is None or session.bind.dialect.name != "postgresql":
+        dialect = session.bind.dialect.name if session.bind is not None else ""
+        if dialect == "sqlite":
+            return await self._next_on_sqlite(session)
+        if dialect != "postgresql":
             return None
         if not self._spare:
             numbers = await session.scalars(_NEXT_NUMBERS, {"n": min(max(1, wanted), self.AT_MOST)})
@@ -88,7 +93,24 @@ class TicketNumbers:
         return self._spare.popleft()
 
 
+    async def _next_on_sqlite(self, session: AsyncSession) -> int:
+        # Only inside the processing transaction, which has written (and holds the lock) already.
+        last = session.info.get(_LAST_NUMBER)
+        if last is None:
+            last = int(await session.scalar(_HIGHEST) or 0)  # also writes this transaction's deferred tickets
+        session.info[_LAST_NUMBER] = last + 1
+        return last + 1
+
+
 _NEXT_NUMBERS = text("SELECT nextval(pg_get_serial_sequence('tickets', 'id')) FROM generate_series(1, :n)")
+_HIGHEST = select(func.max(Ticket.id))
+_LAST_NUMBER = "last_ticket_number"  # in the session's info, for one transaction
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_last_number(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a flush's or a savepoint's inside it
+        session.info.pop(_LAST_NUMBER, None)
 
 
 async def add_event(
