@@ -66,7 +66,7 @@ class GridBot:
         settings = self.settings
         if migrate:
             await db.upgrade(settings.storage.url)
-        if sqlite_checkpoint.is_file_database(settings.storage.url):
+        if db.is_sqlite_file(settings.storage.url):
             self.checkpointer = sqlite_checkpoint.WalCheckpointer(settings.storage.url)
             self.checkpointer.start()
         self.engine = db.create_engine(settings.storage.url, background_checkpoints=self.checkpointer is not None)

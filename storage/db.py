@@ -18,11 +18,16 @@ from storage import sqlite_driver
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def is_sqlite_file(url: str) -> bool:
+    """A SQLite database in a file (not `:memory:`)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
+
+
 def ensure_sqlite_folder(url: str) -> None:
     """`make run` on a clean clone: create data/ for the default SQLite file."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if is_sqlite_file(url):
+        Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
 
 
 SQLITE_PRAGMAS = (

@@ -67,8 +67,3 @@ class WalCheckpointer:
                 raise
             except Exception:  # a locked or missing file now is no reason to stop for good
                 log.exception("WAL checkpoint failed; trying again in %.1f s", self.interval)
-
-
-def is_file_database(url: str) -> bool:
-    parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
