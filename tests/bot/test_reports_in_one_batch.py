@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import event, func, select
 
-from bot.app import GridBot
 from storage.models import TicketReporter
 from tests.bot.loop_helpers import all_tickets, resident_says, said_in, settle, ticket
 from tests.conftest import RESIDENT_GROUP, STAFF_GROUP, resident_message
 
 REPORT = "3号楼2单元电梯坏了，麻烦尽快修一下"
-
-
-@pytest.fixture
-async def bot(settings, transport, classifier, clock, reset_database):
-    instance = GridBot(settings, transport=transport, classifier=classifier, clock=clock)
-    await instance.start(web_server=False)
-    yield instance
-    await instance.stop()
 
 
 async def together(bot, *said: tuple[str, str, str | None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -133,30 +134,38 @@ async def test_failed_block_and_explicit_rollback_leave_nothing(sessions):
     assert await names(sessions) == ["kept"]
 
 
-async def test_locked_database_is_operational_error_and_the_loop_keeps_running(tmp_path, engine, sessions):
-    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # takes the write lock, waits for nothing
-    ticks = 0
+@contextlib.asynccontextmanager
+async def loop_ticks():
+    """Counts the event loop's turns, one every 10 ms, while the block runs: a wait on the loop
+    thread would stop them."""
+    ticks = [0]
 
     async def heartbeat():
-        nonlocal ticks
         while True:
-            ticks += 1
+            ticks[0] += 1
             await asyncio.sleep(0.01)
 
     beat = asyncio.create_task(heartbeat())
     try:
-        async with sessions() as session:
+        yield ticks
+    finally:
+        beat.cancel()
+
+
+async def test_locked_database_is_operational_error_and_the_loop_keeps_running(tmp_path, engine, sessions):
+    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # takes the write lock, waits for nothing
+    try:
+        async with loop_ticks() as ticks, sessions() as session:
             await session.execute(text("PRAGMA busy_timeout=300"))
             with pytest.raises(OperationalError, match="database is locked"):
                 await session.execute(insert(items).values(name="blocked", n=1))
             await session.rollback()
             await session.execute(text("PRAGMA busy_timeout=30000"))
     finally:
-        beat.cancel()
         holder.rollback()
         holder.close()
-    assert ticks >= 10  # ~30 in 0.3 s: the lock wait happened on the worker thread, not on the loop
+    assert ticks[0] >= 10  # ~30 in 0.3 s: the lock wait happened on the worker thread, not on the loop
     async with sessions.begin() as session:
         await session.execute(insert(items).values(name="after", n=2))
     assert await names(sessions) == ["after"]
@@ -298,31 +307,22 @@ async def test_on_the_loop_a_first_write_still_waits_for_the_lock_off_the_loop(t
     sessions = db.session_factory(bot_engine)
     holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing
-    ticks = 0
-
-    async def heartbeat():
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
 
     async def release_soon():
         await asyncio.sleep(0.3)
         holder.execute("INSERT INTO items (name, n) VALUES ('other', 0)")
         holder.execute("COMMIT")
 
-    beat = asyncio.create_task(heartbeat())
     releasing = asyncio.create_task(release_soon())
     try:
         with sqlite_driver.on_the_loop():
-            async with sessions.begin() as session:
+            async with loop_ticks() as ticks, sessions.begin() as session:
                 await session.execute(insert(items).values(name="mine", n=1))
                 await session.execute(update(items).values(n=5).where(items.c.name == "mine"))
     finally:
-        beat.cancel()
         await releasing
         holder.close()
-    assert ticks >= 10  # the loop kept running while the INSERT waited for the other writer
+    assert ticks[0] >= 10  # the loop kept running while the INSERT waited for the other writer
     assert await names(sessions) == ["other", "mine"]
 
 
