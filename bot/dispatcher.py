@@ -1,11 +1,13 @@
-"""One entry point for every incoming message: store it, then process it exactly once.
+"""One entry point for every incoming message: store it and process it, exactly once.
 
-Messages that arrive together are handled in small batches (one transaction to store them,
-one to process them), which keeps a flood cheap. Messages that arrive while a batch is being
-processed are stored by that batch's commit, so they skip a transaction of their own and still
-are in the inbox before their processing starts. A batch that fails is retried one message at
-a time so that one bad message cannot hold up the others. If the database is unreachable the
-messages wait in memory and in a spool file, and are written when it is back.
+Messages that arrive together are handled in small batches. A batch is stored in the inbox by the
+transaction that processes it, as its first statement: the messages commit together with every
+ticket, reply and alert they cause, or not at all, so a crash cannot leave one processed but not
+stored, nor stored without its effects. Messages that arrive meanwhile wait for the next batch.
+If a batch fails, it is rolled back, stored on its own, and processed again one message at a time
+so that one bad message cannot hold up the others (a message that keeps failing stays in the inbox).
+If the database is unreachable the messages wait in memory and in a spool file, and are written
+when it is back.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class Dispatcher:
 
     # -- entry points ---------------------------------------------------------------------
     async def feed(self, message: IncomingMessage) -> None:
-        """Store the message (so a crash cannot lose it), then process it once; returns when done."""
+        """Store the message and process it, once and in one transaction (see above); returns when done."""
         if not self._is_configured(message):
             return
         done = asyncio.get_running_loop().create_future()
@@ -112,22 +114,15 @@ class Dispatcher:
     # -- the worker ------------------------------------------------------------------------
     async def _work(self) -> None:
         delay = 0.5
-        carried: list[tuple[IncomingMessage, asyncio.Future]] = []  # stored by the last batch's commit
-        while carried or self._pending:
-            if carried:
-                batch, carried = carried, []
-            else:
-                batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
-                messages = [m for m, _ in batch]
-                try:
-                    await self._store(messages)
-                except Exception as exc:
-                    if not is_database_down(exc):
-                        log.exception("could not store %d messages; dropped", len(messages))
-                        for _, done in batch:
-                            if not done.done():
-                                done.set_result(None)
-                        continue
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            messages = [m for m, _ in batch]
+            try:
+                await self._receive(messages)
+            except Exception as exc:
+                if not is_database_down(exc):
+                    log.exception("could not store %d messages; dropped", len(messages))
+                else:
                     # Keep them (in order) and on disk, and try again: the bot keeps receiving meanwhile.
                     self._pending.extendleft(reversed(batch))
                     if self.spool is not None:
@@ -138,9 +133,9 @@ class Dispatcher:
                     await asyncio.sleep(delay)
                     delay = min(RETRY_MAX_SECONDS, delay * 2)
                     continue
+            else:
                 delay = 0.5
                 self._stored()
-            carried = await self._process_batch([m for m, _ in batch], carry=True)
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
@@ -151,6 +146,27 @@ class Dispatcher:
         if self._spooled and not self._pending:
             self.spool.clear()
             self._spooled.clear()
+
+    async def _receive(self, messages: list[IncomingMessage]) -> None:
+        """Store new messages and process them in one transaction: they commit together or not at all.
+
+        If processing fails, the messages are stored on their own first, then processed one at a time.
+        Raises only if they could not be stored (database down: the caller keeps them and retries).
+        """
+        async with self._processing:
+            try:
+                queued = await self._process_together(messages, new=True)
+            except Exception as exc:
+                self._forget()
+                if is_database_down(exc):
+                    raise
+                log.warning("a batch of %d failed (%r); storing it, then processing one by one", len(messages), exc)
+                await self._store(messages)
+                queued = False
+                for message in messages:
+                    queued |= await self._process_alone(message)
+            if queued:
+                self.sender.wake()
 
     async def _store(self, messages: list[IncomingMessage]) -> None:
         with on_the_loop():  # SQLite: short and indexed, see storage/sqlite_driver.py
@@ -169,53 +185,40 @@ class Dispatcher:
         return False
 
     # -- processing --------------------------------------------------------------------------
-    async def _process_batch(self, messages: list[IncomingMessage], *, carry: bool = False,
-                             ) -> list[tuple[IncomingMessage, asyncio.Future]]:
-        """Process stored messages. With `carry`, messages that arrived meanwhile are stored by the
-        same commit (one transaction fewer for them), and returned: they are to be processed next."""
+    async def _process_batch(self, messages: list[IncomingMessage]) -> None:
+        """Process messages stored earlier: all in one transaction; if anything fails, one at a time."""
         async with self._processing:
-            carried: list[tuple[IncomingMessage, asyncio.Future]] = []
-            await self._process_batch_locked(messages, carried if carry else None)
-            return carried
+            try:
+                queued = await self._process_together(messages)
+            except Exception as exc:
+                self._forget()
+                if is_database_down(exc):
+                    log.warning("database unavailable while processing; the inbox keeps the messages")
+                    return  # stored as received: the recovery job picks them up
+                log.warning("a batch of %d failed (%r); processing one by one", len(messages), exc)
+                queued = False
+                for message in messages:
+                    queued |= await self._process_alone(message)
+            if queued:
+                self.sender.wake()
 
-    async def _process_batch_locked(self, messages: list[IncomingMessage],
-                                    carried: list[tuple[IncomingMessage, asyncio.Future]] | None = None) -> None:
-        """All in one transaction; if anything fails, again one message at a time."""
-        try:
-            queued = await self._process_together(messages, carried)
-        except Exception as exc:
-            if carried:  # rolled back with the batch: not stored after all, so back to the front of the queue
-                self._pending.extendleft(reversed(carried))
-                carried.clear()
-            self._forget()
-            if is_database_down(exc):
-                log.warning("database unavailable while processing; the inbox keeps the messages")
-                return  # stored as received: the recovery job picks them up
-            log.warning("a batch of %d failed (%r); processing one by one", len(messages), exc)
-            queued = False
-            for message in messages:
-                queued |= await self._process_alone(message)
-        if queued:
-            self.sender.wake()
-
-    async def _process_together(self, messages: list[IncomingMessage],
-                                carried: list[tuple[IncomingMessage, asyncio.Future]] | None = None) -> bool:
-        """Returns whether rows were queued for the sender to find in the table."""
+    async def _process_together(self, messages: list[IncomingMessage], *, new: bool = False) -> bool:
+        """Process in one transaction (storing the messages in it first when they are `new`).
+        Returns whether rows were queued for the sender to find in the table."""
         now = self.clock()
         owed = outbox.Batch()
         with on_the_loop():  # SQLite: short and indexed, see storage/sqlite_driver.py
-            written = await self._process_in_transaction(messages, carried, now, owed)
-        if carried:
-            self._stored()
+            written = await self._process_in_transaction(messages, new, now, owed)
         if written.ready:
             self.sender.hand_over(written.ready)
         return written.waiting > 0
 
-    async def _process_in_transaction(self, messages: list[IncomingMessage],
-                                      carried: list[tuple[IncomingMessage, asyncio.Future]] | None,
-                                      now: datetime, owed: outbox.Batch) -> outbox.Written:
+    async def _process_in_transaction(self, messages: list[IncomingMessage], new: bool, now: datetime,
+                                      owed: outbox.Batch) -> outbox.Written:
         async with self.sessions.begin() as session:
-            todo = await inbox.take_for_processing(session, [m.message_id for m in messages], now)
+            ids = [m.message_id for m in messages]
+            todo = await (inbox.store_for_processing(session, messages, now) if new
+                          else inbox.take_for_processing(session, ids, now))
             cache = _Lookups(session, self._people, self._groups, self.roster)
             # The open tickets of the batch's resident groups: read once, on its first report.
             groups, from_residents = await cache.resident_groups(messages)
@@ -229,10 +232,6 @@ class Dispatcher:
                 done.append(message.message_id)
             # What the batch owes, in one statement; replies that may go now skip the sender's queue.
             written = await owed.write(session, now, self.sender.take_now)
-            if carried is not None and self._pending:
-                # Stored by this commit, processed in a transaction of their own right after it.
-                carried.extend(self._pending.popleft() for _ in range(min(BATCH, len(self._pending))))
-                await inbox.store_many(session, [m for m, _ in carried], now)
         self.processed += len(done)
         return written
 

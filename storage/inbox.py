@@ -58,6 +58,24 @@ async def store_many(session: AsyncSession, messages: list[IncomingMessage], now
     await session.execute(statement, rows)
 
 
+async def store_for_processing(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> set[str]:
+    """Inside the processing transaction: record new messages as processed; returns the ids that were new.
+
+    The rows commit with what their processing wrote, or not at all (then the dispatcher stores them
+    on their own). An id seen before (a repeat from the gateway, or a message stored earlier and
+    waiting for recovery) is left alone and not returned. One statement for the batch.
+    """
+    if not messages:
+        return set()
+    inbox = InboxMessage.__table__
+    rows = [{"message_id": m.message_id, "payload": to_payload(m), "status": "processed", "attempts": 0,
+             "received_at": now, "processed_at": now} for m in messages]
+    statement = (dialect_insert(session, inbox).on_conflict_do_nothing(index_elements=["message_id"])
+                 .returning(inbox.c.message_id))
+    result = await session.execute(statement, rows)
+    return set(result.scalars().all())
+
+
 async def take_for_processing(session: AsyncSession, message_ids: list[str], now: datetime) -> set[str]:
     """Inside the processing transaction: mark these processed and return which were still waiting.
 

@@ -74,15 +74,17 @@ async def test_flood_from_one_resident_makes_one_ticket_and_few_messages(bot, tr
 
 async def test_database_lost_mid_run_loses_nothing(bot, transport, monkeypatch, settings):
     calls = {"n": 0}
-    real_store = inbox.store_many
 
-    async def flaky(session, messages, now):
-        calls["n"] += 1
-        if calls["n"] <= 3:
-            raise ConnectionRefusedError("database went away")
-        return await real_store(session, messages, now)
+    def flaky(real):  # every write of a new message fails, three times, as if the database went away
+        async def write(session, messages, now):
+            calls["n"] += 1
+            if calls["n"] <= 3:
+                raise ConnectionRefusedError("database went away")
+            return await real(session, messages, now)
+        return write
 
-    monkeypatch.setattr(inbox, "store_many", flaky)
+    monkeypatch.setattr(inbox, "store_for_processing", flaky(inbox.store_for_processing))
+    monkeypatch.setattr(inbox, "store_many", flaky(inbox.store_many))
     feeding = asyncio.gather(*(bot.dispatcher.feed(resident_message(f"{n}号楼门口井盖没了，太危险了", name=f"居民{n}"))
                                for n in (1, 3, 5)))
     await asyncio.sleep(0.2)

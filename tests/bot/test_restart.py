@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.app import GridBot
 from bot.events import utcnow
 from storage import inbox
-from storage.models import OutboxMessage, Ticket
+from storage.models import InboxMessage, OutboxMessage, Ticket
 from tests.conftest import RESIDENT_GROUP, STAFF_GROUP, FakeTransport, resident_message
 
 
@@ -72,3 +72,31 @@ async def test_message_stored_before_a_crash_is_processed_on_start(settings, cla
         assert len(transport.sent) == 2
     finally:
         await second.stop()
+
+
+async def test_a_message_commits_together_with_its_ticket_and_replies(bot, transport):
+    """A crash can lose a message only together with everything it caused: never a ticket without its
+    message in the inbox, nor a stored message whose effects are missing."""
+    transactions, statements = [], {}  # statements by connection: background jobs run their own
+
+    def note(conn, cursor, statement, *rest):
+        statements.setdefault(conn, []).append(statement.split("(")[0].strip())
+
+    def commit(conn):
+        transactions.append(statements.pop(conn, []))
+
+    engine = bot.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "commit", commit)
+    try:
+        await bot.dispatcher.feed(resident_message("1号楼门口井盖没了，很危险", message_id="together-1"))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+        event.remove(engine, "commit", commit)
+    stored = [t for t in transactions if "INSERT INTO inbox" in t]
+    assert len(stored) == 1, transactions
+    assert {"INSERT INTO tickets", "INSERT INTO outbox"} <= set(stored[0]), stored
+    await transport.wait_for(2)  # the reply in the group and the alert to staff
+    async with bot.sessions() as session:
+        assert await session.scalar(select(InboxMessage.status).where(InboxMessage.message_id == "together-1")) \
+            == "processed"
