@@ -10,8 +10,10 @@ capped at ``MAX_CHARS`` so that tokenization time is bounded.
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import re
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -29,11 +31,39 @@ _CARD_FIELDS_RE = re.compile(r"<(title|des|digest)>(.{0,500}?)</\1>", re.S)
 _SPACES_RE = re.compile(r"\s{2,}")
 
 
+class _WholeFileMarshal:
+    """jieba's ``marshal`` with a quicker ``load``.
+
+    jieba reads its 9 MB prefix-dictionary cache with ``marshal.load(file)``, which reads the file
+    a few bytes per call: about 1 s, most of gridbot's start-up. Reading the file at once and
+    unmarshalling the bytes gives the same dictionary in a third of the time.
+    """
+
+    dump = staticmethod(marshal.dump)
+
+    @staticmethod
+    def load(file):
+        return marshal.loads(file.read())
+
+
 def _import_jieba():
-    """Import jieba quietly: no pkg_resources/SyntaxWarning noise, no debug log."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import jieba  # noqa: PLC0415
+    """Import jieba quietly (no SyntaxWarning noise, no debug log) and quickly.
+
+    jieba imports ``pkg_resources`` (0.2 s) only to find its own data files, and falls back to a
+    plain ``open`` beside its module when that import fails: the import is made to fail.
+    """
+    blocked = "pkg_resources" not in sys.modules
+    if blocked:
+        sys.modules["pkg_resources"] = None  # `import pkg_resources` raises ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import jieba  # noqa: PLC0415
+    finally:
+        if blocked and sys.modules.get("pkg_resources", 0) is None:
+            del sys.modules["pkg_resources"]
+    if jieba.marshal is marshal:
+        jieba.marshal = _WholeFileMarshal
     logging.getLogger("jieba").setLevel(logging.WARNING)
     return jieba
 

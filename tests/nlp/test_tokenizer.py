@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from bot.nlp.tokenizer import MAX_CHARS
+from bot.nlp.lexicon import load_lexicon
+from bot.nlp.tokenizer import MAX_CHARS, Tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,19 @@ def test_cut_is_fast_on_long_text(tokenizer):
     started = time.perf_counter()
     tokenizer.prepare("电梯坏了麻烦修一下" * 1200)
     assert time.perf_counter() - started < 1.0
+
+
+def test_the_dictionary_read_from_jiebas_cache_is_whole(tmp_path, monkeypatch):
+    """The cache is read in one piece (bot/nlp/tokenizer.py): a fresh cache, written by jieba itself,
+    must come back with every entry, and words segment as with the dictionary built from scratch."""
+    import marshal
+
+    monkeypatch.setenv("GRIDBOT_JIEBA_CACHE_DIR", str(tmp_path))
+    built = Tokenizer(load_lexicon())  # no cache yet: jieba builds the dictionary and writes the cache
+    with open(tmp_path / "jieba.cache", "rb") as cache:
+        written, _ = marshal.load(cache)
+    loaded = Tokenizer(load_lexicon())  # from the cache
+    assert len(written) > 300_000
+    assert loaded._jieba.FREQ == built._jieba.FREQ and loaded._jieba.total == built._jieba.total
+    text = "西园3号楼二单元的电梯坏了，麻烦物业尽快派人来修一下"
+    assert loaded.prepare(text).tokens == built.prepare(text).tokens
