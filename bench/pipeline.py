@@ -17,8 +17,9 @@ Each mode runs --repeat times on a fresh database; the median run is reported (a
 listed), since a single run on a shared 2-core machine swings by ±20 %.
 
 Baselines in the same run, same engine settings, same concurrency: the bare INSERT + COMMIT of
-the inbox row alone (the floor storage imposes; the pipeline commits twice per batch of messages,
-store then process, plus once per wave of sends to mark them sent) and the classifier alone.
+the inbox row alone (the floor storage imposes; the pipeline commits once per batch of messages,
+which it stores and processes in one transaction, plus once per wave of sends to mark them sent)
+and the classifier alone.
 
 Targets (issue): ≥ 1,000 messages/s; p99 ≤ 20 ms at 100 messages/s. --check exits 1 when missed.
 PostgreSQL: --pg URL (default $GRIDBOT_BENCH_PG_URL or postgresql+asyncpg://postgres@127.0.0.1:5432/test);

@@ -1,4 +1,4 @@
-"""Incoming messages, stored before processing so that a crash loses none and repeats none."""
+"""Incoming messages, stored no later than their effects, so that a crash loses none and repeats none."""
 
 from __future__ import annotations
 

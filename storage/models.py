@@ -135,7 +135,7 @@ class TicketEvent(Base):
 
 
 class InboxMessage(Base):
-    """Every incoming message is stored before it is processed, so a crash loses nothing."""
+    """Every incoming message is stored, at the latest in the transaction that processes it."""
 
     __tablename__ = "inbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
