@@ -162,9 +162,7 @@ class Dispatcher:
                     raise
                 log.warning("a batch of %d failed (%r); storing it, then processing one by one", len(messages), exc)
                 await self._store(messages)
-                queued = False
-                for message in messages:
-                    queued |= await self._process_alone(message)
+                queued = await self._one_at_a_time(messages)
             if queued:
                 self.sender.wake()
 
@@ -196,9 +194,7 @@ class Dispatcher:
                     log.warning("database unavailable while processing; the inbox keeps the messages")
                     return  # stored as received: the recovery job picks them up
                 log.warning("a batch of %d failed (%r); processing one by one", len(messages), exc)
-                queued = False
-                for message in messages:
-                    queued |= await self._process_alone(message)
+                queued = await self._one_at_a_time(messages)
             if queued:
                 self.sender.wake()
 
@@ -216,9 +212,8 @@ class Dispatcher:
     async def _process_in_transaction(self, messages: list[IncomingMessage], new: bool, now: datetime,
                                       owed: outbox.Batch) -> outbox.Written:
         async with self.sessions.begin() as session:
-            ids = [m.message_id for m in messages]
             todo = await (inbox.store_for_processing(session, messages, now) if new
-                          else inbox.take_for_processing(session, ids, now))
+                          else inbox.take_for_processing(session, [m.message_id for m in messages], now))
             cache = _Lookups(session, self._people, self._groups, self.roster)
             # The open tickets of the batch's resident groups: read once, on its first report.
             groups, from_residents = await cache.resident_groups(messages)
@@ -234,6 +229,13 @@ class Dispatcher:
             written = await owed.write(session, now, self.sender.take_now)
         self.processed += len(done)
         return written
+
+    async def _one_at_a_time(self, messages: list[IncomingMessage]) -> bool:
+        """After a failed batch (stored by now): each message in a transaction of its own."""
+        queued = False
+        for message in messages:
+            queued |= await self._process_alone(message)
+        return queued
 
     async def _process_alone(self, message: IncomingMessage) -> bool:
         try:
