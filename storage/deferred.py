@@ -5,15 +5,14 @@ costs a round trip. Deferred rows are kept in the session and written together: 
 commit, or earlier as soon as a statement run through the session names their table (selected,
 joined, in a subquery, or updated) or a table that refers to it, so a read in the same
 transaction still sees them and a new row finds its parent. Tables are written parents first.
-On PostgreSQL, the few deferred rows of a small transaction go in with its outbox INSERT, in one
-statement (`ride_along`). A rollback drops them with everything else.
+A rollback drops them with everything else.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.util import find_tables
@@ -38,37 +37,6 @@ def _write(session: Session, tables: set[Table] | None = None) -> None:
     for table in sorted((t for t in pending if tables is None or t in tables), key=_dependency_rank):
         rows = pending.pop(table)  # popped first: the INSERT below must not write them again
         session.execute(insert(table), rows)
-
-
-# PostgreSQL: a small transaction's deferred rows ride along with its last INSERT as data-modifying
-# CTEs, one round trip instead of one per table (foreign keys are checked at the end of the
-# statement, so parents and children may go in together). Only for a few rows: each shape of a
-# multi-row VALUES is compiled anew, which for a flood costs more than the round trips it saves.
-RIDE_ALONG_AT_MOST = 20
-
-
-def ride_along(session: AsyncSession, statement: Insert, rows: list[dict]) -> Insert | None:
-    """`statement.values(rows)` carrying this transaction's deferred rows (which are then no longer
-    pending), or None where that does not pay: SQLite (no INSERT in WITH), or too many rows."""
-    sync = session.sync_session
-    pending: dict[Table, list[dict]] = sync.info.get(_KEY) or {}
-    if (not pending or session.bind.dialect.name != "postgresql"
-            or len(rows) + sum(map(len, pending.values())) > RIDE_ALONG_AT_MOST):
-        return None
-    ctes = [insert(table).values(_with_defaults(table, pending.pop(table))).cte(f"deferred_{table.name}")
-            for table in sorted(pending, key=_dependency_rank)]
-    return statement.values(rows).add_cte(*ctes)
-
-
-def _with_defaults(table: Table, rows: list[dict]) -> list[dict]:
-    """The rows with the columns' Python-side defaults filled in: SQLAlchemy applies them to the
-    INSERT it runs, not to one inside a CTE (a NOT NULL column left out would fail)."""
-    missing = [c for c in table.columns if c.default is not None and c.key not in rows[0]]
-    if not missing:
-        return rows
-    defaults = {c.key: c.default.arg if c.default.is_scalar else c.default.arg(None) for c in missing
-                if c.default.is_scalar or c.default.is_callable}
-    return [{**defaults, **row} for row in rows]
 
 
 _ranks: dict[Table, int] = {}  # position in the metadata's dependency order (sorting it is not free)

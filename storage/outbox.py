@@ -9,7 +9,6 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Outgoing
-from storage import deferred
 from storage.models import OutboxMessage
 from storage.sql import dialect_insert, insert_ignore
 
@@ -65,11 +64,8 @@ async def enqueue_many(session: AsyncSession, rows: list[dict]) -> dict[str, int
     if not rows:
         return {}
     table = _TABLE
-    statement = (dialect_insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                 .returning(table.c.dedupe_key, table.c.id))
-    # PostgreSQL, a lone report: its ticket, audit events and reporter go in with its replies.
-    together = deferred.ride_along(session, statement, rows)
-    result = await (session.execute(together) if together is not None else session.execute(statement, rows))
+    statement = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(table.c.dedupe_key, table.c.id), rows)
     return {key: row_id for key, row_id in result.all()}
 
 
