@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import time
 
 import pytest
@@ -70,8 +71,6 @@ def test_cut_is_fast_on_long_text(tokenizer):
 def test_the_dictionary_read_from_jiebas_cache_is_whole(tmp_path, monkeypatch):
     """The cache is read in one piece (bot/nlp/tokenizer.py): a fresh cache, written by jieba itself,
     must come back with every entry, and words segment as with the dictionary built from scratch."""
-    import marshal
-
     monkeypatch.setenv("GRIDBOT_JIEBA_CACHE_DIR", str(tmp_path))
     built = Tokenizer(load_lexicon())  # no cache yet: jieba builds the dictionary and writes the cache
     with open(tmp_path / "jieba.cache", "rb") as cache:
