@@ -38,6 +38,16 @@ def message(i: int) -> dict:
     return {"type": "say", "id": f"burst-{i}", "group": group, "name": f"居民{i % 40}", "text": text}
 
 
+async def stored_at_least(sessions, count: int, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with sessions() as session:
+            if await session.scalar(select(func.count()).select_from(InboxMessage)) >= count:
+                return
+        assert asyncio.get_running_loop().time() < deadline, f"fewer than {count} messages stored"
+        await asyncio.sleep(0.005)
+
+
 async def test_sigkill_mid_burst_loses_and_doubles_nothing(tmp_path, reset_database):
     process, url = await start(tmp_path)
     async with aiohttp.ClientSession() as http:
@@ -49,16 +59,19 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(tmp_path, reset_datab
             for i in range(k, 1000, 10):
                 await sockets[k].send_json(message(i))
 
+        engine = create_engine(database_url(tmp_path))
+        sessions = session_factory(engine)
         sending = asyncio.gather(*(burst(k) for k in range(10)), return_exceptions=True)
-        await asyncio.sleep(1.5)  # part of the burst is in, part is not
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
+        # Killed once part of the burst is in (a fixed wait is too long when the bot is quick).
+        try:
+            await stored_at_least(sessions, 100)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
         await sending
         for ws in sockets:
             await ws.close()
 
-    engine = create_engine(database_url(tmp_path))
-    sessions = session_factory(engine)
     try:
         async with sessions() as session:
             stored_before = await session.scalar(select(func.count()).select_from(InboxMessage))
