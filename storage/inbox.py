@@ -31,28 +31,25 @@ def from_payload(data: dict) -> IncomingMessage:
     return IncomingMessage(**{k: v for k, v in values.items() if k in _FIELDS})
 
 
+def _row(message: IncomingMessage, now: datetime, *, processed: bool = False) -> dict:
+    """The inbox row of a message: waiting (`received`), or processed by the transaction inserting it."""
+    row = {"message_id": message.message_id, "payload": to_payload(message), "attempts": 0, "received_at": now,
+           "status": "processed" if processed else "received"}
+    if processed:
+        row["processed_at"] = now
+    return row
+
+
 async def store(session: AsyncSession, message: IncomingMessage, now: datetime) -> bool:
     """Record the message; False when this message id was seen before."""
-    return await insert_ignore(
-        session,
-        InboxMessage,
-        {
-            "message_id": message.message_id,
-            "payload": to_payload(message),
-            "status": "received",
-            "attempts": 0,
-            "received_at": now,
-        },
-        ["message_id"],
-    )
+    return await insert_ignore(session, InboxMessage, _row(message, now), ["message_id"])
 
 
 async def store_many(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> None:
     """Record a batch in one statement; ids seen before are left alone."""
     if not messages:
         return
-    rows = [{"message_id": m.message_id, "payload": to_payload(m), "status": "received", "attempts": 0,
-             "received_at": now} for m in messages]
+    rows = [_row(m, now) for m in messages]
     # The Table, not the ORM class: a plain executemany, without the ORM's bulk-insert bookkeeping.
     statement = dialect_insert(session, InboxMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
     await session.execute(statement, rows)
@@ -68,8 +65,7 @@ async def store_for_processing(session: AsyncSession, messages: list[IncomingMes
     if not messages:
         return set()
     inbox = InboxMessage.__table__
-    rows = [{"message_id": m.message_id, "payload": to_payload(m), "status": "processed", "attempts": 0,
-             "received_at": now, "processed_at": now} for m in messages]
+    rows = [_row(m, now, processed=True) for m in messages]
     statement = (dialect_insert(session, inbox).on_conflict_do_nothing(index_elements=["message_id"])
                  .returning(inbox.c.message_id))
     result = await session.execute(statement, rows)

@@ -92,7 +92,6 @@ class TicketNumbers:
             self._spare.extend(sorted(numbers.all()))
         return self._spare.popleft()
 
-
     async def _next_on_sqlite(self, session: AsyncSession) -> int:
         # Only inside the processing transaction, which has written (and holds the lock) already.
         last = session.info.get(_LAST_NUMBER)

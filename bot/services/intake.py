@@ -92,8 +92,9 @@ async def _open(session: AsyncSession, notify: Notifier, roster: Roster, open_no
     else:  # office hours: 「7 天内」 would be wrong, give the date
         when = f"{texts.local_time(due, settings.community.tz)} 前"
     number = await tickets.open_ticket(
-        session, number=await open_now.new_number(), intent=result.intent, category=result.category, urgency=result.urgency, text=message.text,
-        keywords=result.keywords, group_id=group.id, grid_id=group.grid_id, reporter_id=resident.id,
+        session, number=await open_now.new_number(), intent=result.intent, category=result.category,
+        urgency=result.urgency, text=message.text, keywords=result.keywords, group_id=group.id,
+        grid_id=group.grid_id, reporter_id=resident.id,
         assignee_id=assignee.id if assignee else None, source_message_id=message.message_id, now=notify.now,
         due_at=due, take_due_at=take_due, team=team, signature=sig,
     )
