@@ -30,7 +30,9 @@ Plugged in through the public `create_async_engine(url, async_creator=...)` (see
 aiosqlite internals relied upon (aiosqlite 0.22.1, the version pinned in pyproject.toml; its own
 `Cursor` uses the first two the same way): `Connection._execute(fn, *args)` queues a call on the
 worker thread and awaits its result; `Connection._conn` is the sqlite3 connection;
-`Connection._thread` is the worker thread (made a daemon, as SQLAlchemy does for aiosqlite).
+`Connection._thread` is the worker thread (made a daemon, as SQLAlchemy does for aiosqlite);
+`Connection._tx` is its queue of (future or None, call) and a call returning
+`aiosqlite.core._STOP_RUNNING_SENTINEL` ends it (as aiosqlite's own stop() does).
 """
 
 from __future__ import annotations
@@ -198,6 +200,23 @@ class Connection(aiosqlite.Connection):
             return False
         # sqlite3 opens a transaction at the first INSERT/UPDATE/DELETE/REPLACE: from then on we write.
         return self._connection.in_transaction or sql.lstrip()[:6].upper() == "SELECT"
+
+    def stop(self) -> None:  # type: ignore[override]
+        """Close and end the worker thread, without a future for it to complete.
+
+        SQLAlchemy calls this to terminate a connection it cannot reset (a task cancelled in the
+        middle of a statement, at shutdown) and does not wait for it. aiosqlite's own stop() hands
+        the thread a future of the running loop; when the loop is closed before the thread gets to
+        it, completing that future raises in the thread ("Event loop is closed")."""
+        self._running = False
+
+        def close_and_stop() -> object:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            return aiosqlite.core._STOP_RUNNING_SENTINEL
+
+        self._tx.put_nowait((None, close_and_stop))
 
     async def commit(self) -> None:
         if self._idle():

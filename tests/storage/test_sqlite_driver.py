@@ -340,3 +340,29 @@ async def test_without_wal_everything_stays_on_the_worker(tmp_path, hops):
         assert len(hops) == 3
     finally:
         await engine.dispose()
+
+
+def test_a_terminated_connection_stops_quietly_after_its_event_loop_is_closed(tmp_path):
+    """SQLAlchemy terminates a connection it cannot reset (a task cancelled mid-statement at shutdown)
+    with aiosqlite's stop(), and does not wait for it. If the worker thread was still busy and the loop
+    closed meanwhile, stock stop() made the thread report to the closed loop: "Event loop is closed"
+    raised in the thread, which pytest pinned on whatever test ran next."""
+    failures: list[BaseException] = []
+    previous, threading.excepthook = threading.excepthook, lambda args: failures.append(args.exc_value)
+    loop = asyncio.new_event_loop()
+    try:
+        connection = loop.run_until_complete(sqlite_driver.connect(str(tmp_path / "t.db")))
+        busy = threading.Event()
+        connection._tx.put_nowait((None, lambda: busy.wait(5)))  # the worker is in the middle of a call
+
+        async def terminate() -> None:  # as SQLAlchemy does, from the loop, without waiting
+            connection.stop()
+
+        loop.run_until_complete(terminate())
+        loop.close()
+        busy.set()
+        connection._thread.join(5)
+    finally:
+        threading.excepthook = previous
+    assert not connection._thread.is_alive()
+    assert failures == []
