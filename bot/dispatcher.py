@@ -118,7 +118,7 @@ class Dispatcher:
             batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             messages = [m for m, _ in batch]
             try:
-                await self._receive(messages)
+                await self._process_batch(messages, new=True)
             except Exception as exc:
                 if not is_database_down(exc):
                     log.exception("could not store %d messages; dropped", len(messages))
@@ -147,25 +147,6 @@ class Dispatcher:
             self.spool.clear()
             self._spooled.clear()
 
-    async def _receive(self, messages: list[IncomingMessage]) -> None:
-        """Store new messages and process them in one transaction: they commit together or not at all.
-
-        If processing fails, the messages are stored on their own first, then processed one at a time.
-        Raises only if they could not be stored (database down: the caller keeps them and retries).
-        """
-        async with self._processing:
-            try:
-                queued = await self._process_together(messages, new=True)
-            except Exception as exc:
-                self._forget()
-                if is_database_down(exc):
-                    raise
-                log.warning("a batch of %d failed (%r); storing it, then processing one by one", len(messages), exc)
-                await self._store(messages)
-                queued = await self._one_at_a_time(messages)
-            if queued:
-                self.sender.wake()
-
     async def _store(self, messages: list[IncomingMessage]) -> None:
         with on_the_loop():  # SQLite: short and indexed, see storage/sqlite_driver.py
             async with self.sessions.begin() as session:
@@ -183,17 +164,26 @@ class Dispatcher:
         return False
 
     # -- processing --------------------------------------------------------------------------
-    async def _process_batch(self, messages: list[IncomingMessage]) -> None:
-        """Process messages stored earlier: all in one transaction; if anything fails, one at a time."""
+    async def _process_batch(self, messages: list[IncomingMessage], *, new: bool = False) -> None:
+        """Process a batch in one transaction, storing it in that transaction first when it is `new`.
+
+        If that fails, the batch is processed again one message at a time (new messages are stored on
+        their own before that). Raises only if new messages could not be stored (database down: the
+        caller keeps them and retries); messages stored earlier stay in the inbox for the recovery job.
+        """
         async with self._processing:
             try:
-                queued = await self._process_together(messages)
+                queued = await self._process_together(messages, new=new)
             except Exception as exc:
                 self._forget()
                 if is_database_down(exc):
+                    if new:
+                        raise
                     log.warning("database unavailable while processing; the inbox keeps the messages")
-                    return  # stored as received: the recovery job picks them up
+                    return
                 log.warning("a batch of %d failed (%r); processing one by one", len(messages), exc)
+                if new:
+                    await self._store(messages)
                 queued = await self._one_at_a_time(messages)
             if queued:
                 self.sender.wake()
