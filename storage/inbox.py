@@ -40,6 +40,12 @@ def _row(message: IncomingMessage, now: datetime, *, processed: bool = False) ->
     return row
 
 
+def _insert_new(session: AsyncSession):
+    """INSERT of inbox rows that leaves ids seen before alone. The Table, not the ORM class: a plain
+    executemany, without the ORM's bulk-insert bookkeeping."""
+    return dialect_insert(session, InboxMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
+
+
 async def store(session: AsyncSession, message: IncomingMessage, now: datetime) -> bool:
     """Record the message; False when this message id was seen before."""
     return await insert_ignore(session, InboxMessage, _row(message, now), ["message_id"])
@@ -49,10 +55,7 @@ async def store_many(session: AsyncSession, messages: list[IncomingMessage], now
     """Record a batch in one statement; ids seen before are left alone."""
     if not messages:
         return
-    rows = [_row(m, now) for m in messages]
-    # The Table, not the ORM class: a plain executemany, without the ORM's bulk-insert bookkeeping.
-    statement = dialect_insert(session, InboxMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
-    await session.execute(statement, rows)
+    await session.execute(_insert_new(session), [_row(m, now) for m in messages])
 
 
 async def store_for_processing(session: AsyncSession, messages: list[IncomingMessage], now: datetime) -> set[str]:
@@ -64,11 +67,8 @@ async def store_for_processing(session: AsyncSession, messages: list[IncomingMes
     """
     if not messages:
         return set()
-    inbox = InboxMessage.__table__
-    rows = [_row(m, now, processed=True) for m in messages]
-    statement = (dialect_insert(session, inbox).on_conflict_do_nothing(index_elements=["message_id"])
-                 .returning(inbox.c.message_id))
-    result = await session.execute(statement, rows)
+    statement = _insert_new(session).returning(InboxMessage.__table__.c.message_id)
+    result = await session.execute(statement, [_row(m, now, processed=True) for m in messages])
     return set(result.scalars().all())
 
 
